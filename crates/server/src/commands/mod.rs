@@ -1,0 +1,362 @@
+//! Command execution: the [`Ctx`] a handler works with, the dispatcher that looks a
+//! command up in the one table ([`table`]), checks arity and auth, takes the shard
+//! locks its key positions call for, runs it and records statistics.
+//!
+//! Family files (`strings.rs`, `keys.rs`, ...) only say what a command means; locking,
+//! expiry, propagation and statistics live here, once.
+
+pub mod bitfield;
+pub mod bitmaps;
+pub mod connection;
+pub mod keys;
+pub mod server;
+pub mod strings;
+pub mod table;
+
+use std::borrow::Cow;
+use std::time::Instant;
+
+use ferrokv_protocol::ReplyBuf;
+
+use crate::keyspace::{hash_key, Blob, Entry, Keyspace, Locked, Slot, Value};
+use crate::net::client::Client;
+use crate::server::Server;
+pub use table::{CommandDef, Lock};
+
+/// An error reply, including its code (`ERR ...`, `WRONGTYPE ...`).
+#[derive(Debug)]
+pub struct Error(pub Cow<'static, str>);
+
+impl From<&'static str> for Error {
+    fn from(s: &'static str) -> Error {
+        Error(Cow::Borrowed(s))
+    }
+}
+
+impl From<String> for Error {
+    fn from(s: String) -> Error {
+        Error(Cow::Owned(s))
+    }
+}
+
+pub type CmdResult = Result<(), Error>;
+pub type Handler = fn(&mut Ctx) -> CmdResult;
+
+pub mod err {
+    pub const WRONGTYPE: &str = "WRONGTYPE Operation against a key holding the wrong kind of value";
+    pub const NOT_INT: &str = "ERR value is not an integer or out of range";
+    pub const NOT_FLOAT: &str = "ERR value is not a valid float";
+    pub const SYNTAX: &str = "ERR syntax error";
+    pub const NO_KEY: &str = "ERR no such key";
+    pub const OVERFLOW: &str = "ERR increment or decrement would overflow";
+    pub const DB_RANGE: &str = "ERR DB index is out of range";
+    pub const NOAUTH: &str = "NOAUTH Authentication required.";
+    pub const EXPIRE_TIME: &str = "ERR invalid expire time in '%s' command";
+    pub const MAX_STRING: &str = "ERR string exceeds maximum allowed size (proto-max-bulk-len)";
+}
+
+/// What a handler sees: the server, its client, the reply buffer, its arguments and
+/// the shard locks the dispatcher took for it.
+pub struct Ctx<'a> {
+    pub srv: &'a Server,
+    pub client: &'a mut Client,
+    pub out: &'a mut ReplyBuf,
+    pub args: &'a [&'a [u8]],
+    pub keys: Locked<'a>,
+    /// Milliseconds since the epoch, fixed for the whole command as in Redis.
+    pub now: u64,
+    pub cmd: &'static CommandDef,
+}
+
+impl<'a> Ctx<'a> {
+    pub fn db(&self) -> usize {
+        self.client.db
+    }
+
+    pub fn arg_str(&self, i: usize) -> Cow<'a, str> {
+        String::from_utf8_lossy(self.args[i])
+    }
+
+    /// Whether argument `i` equals `word`, ignoring ASCII case.
+    pub fn is(&self, i: usize, word: &str) -> bool {
+        self.args.get(i).is_some_and(|a| a.eq_ignore_ascii_case(word.as_bytes()))
+    }
+
+    pub fn int_arg(&self, i: usize) -> Result<i64, Error> {
+        crate::util::parse_canonical_i64(self.args[i]).ok_or(Error::from(err::NOT_INT))
+    }
+
+    /// Finds a live key in database `db`, deleting it first if it has expired
+    /// (lazy expiry); updates its access clock.
+    pub fn lookup_in(&mut self, db: usize, key: &[u8]) -> Option<&mut Entry> {
+        lookup_live(&mut self.keys, self.srv, !self.client.no_touch, self.now, db, key)
+    }
+
+    /// Like [`Ctx::get_str`], but also hands out the reply buffer so a handler can send
+    /// the value without copying it.
+    pub fn get_str_out(&mut self, key: &[u8]) -> Result<(Option<&Blob>, &mut ReplyBuf), Error> {
+        let e = lookup_live(&mut self.keys, self.srv, !self.client.no_touch, self.now, self.client.db, key);
+        self.srv.stats.keyspace(e.is_some());
+        let b = match e {
+            None => None,
+            Some(e) => match &e.value {
+                Value::Str(b) => Some(b),
+                #[allow(unreachable_patterns)]
+                _ => return Err(err::WRONGTYPE.into()),
+            },
+        };
+        Ok((b, &mut *self.out))
+    }
+
+    pub fn lookup(&mut self, key: &[u8]) -> Option<&mut Entry> {
+        self.lookup_in(self.client.db, key)
+    }
+
+    /// A read lookup that counts keyspace hits and misses.
+    pub fn lookup_read(&mut self, key: &[u8]) -> Option<&mut Entry> {
+        let db = self.client.db;
+        let srv = self.srv;
+        let r = self.lookup_in(db, key);
+        srv.stats.keyspace(r.is_some());
+        r
+    }
+
+    /// The string at `key`, `None` when absent, WRONGTYPE for another type.
+    pub fn get_str(&mut self, key: &[u8]) -> Result<Option<&Blob>, Error> {
+        match self.lookup_read(key) {
+            None => Ok(None),
+            Some(e) => match &e.value {
+                Value::Str(b) => Ok(Some(b)),
+                #[allow(unreachable_patterns)]
+                _ => Err(err::WRONGTYPE.into()),
+            },
+        }
+    }
+
+    pub fn exists(&mut self, key: &[u8]) -> bool {
+        self.lookup(key).is_some()
+    }
+
+    /// Stores `value` at `key` in the current database with the given expiry (0 = none).
+    pub fn store(&mut self, key: &[u8], value: Value, expire_at: u64) {
+        self.store_in(self.client.db, key, value, expire_at)
+    }
+
+    pub fn store_in(&mut self, db: usize, key: &[u8], value: Value, expire_at: u64) {
+        let hash = hash_key(key);
+        let slot = Slot { db: db as u32, shard: crate::keyspace::shard_of(hash) as u32 };
+        let lru = self.srv.lru_clock();
+        self.keys.shard_mut(slot).put(hash, key, value, expire_at, lru);
+    }
+
+    /// Deletes a key (if live); returns whether it existed.
+    pub fn remove_in(&mut self, db: usize, key: &[u8]) -> Option<Entry> {
+        self.lookup_in(db, key)?;
+        let hash = hash_key(key);
+        let slot = Slot { db: db as u32, shard: crate::keyspace::shard_of(hash) as u32 };
+        self.keys.shard_mut(slot).remove(hash, key)
+    }
+
+    pub fn remove(&mut self, key: &[u8]) -> Option<Entry> {
+        self.remove_in(self.client.db, key)
+    }
+
+    pub fn set_expire(&mut self, key: &[u8], at: u64) -> bool {
+        let hash = hash_key(key);
+        let slot = Slot { db: self.client.db as u32, shard: crate::keyspace::shard_of(hash) as u32 };
+        self.keys.shard_mut(slot).set_expire(hash, key, at)
+    }
+
+    /// Appends the effect of this write to the write stream and counts it as a change.
+    pub fn propagate(&self, args: &[&[u8]]) {
+        self.srv.propagate(self.client.db, args);
+    }
+
+    /// Propagates the command exactly as the client sent it.
+    pub fn propagate_as_is(&self) {
+        self.propagate(self.args);
+    }
+}
+
+/// Finds a live key, removing it (and propagating the DEL) if it has expired.
+fn lookup_live<'k>(keys: &'k mut Locked, srv: &Server, touch: bool, now: u64, db: usize, key: &[u8]) -> Option<&'k mut Entry> {
+    let hash = hash_key(key);
+    let slot = Slot { db: db as u32, shard: crate::keyspace::shard_of(hash) as u32 };
+    let shard = keys.shard_mut(slot);
+    let expired = matches!(shard.get(hash, key), Some(e) if e.expire_at != 0 && e.expire_at <= now);
+    if expired {
+        shard.remove(hash, key);
+        srv.key_expired(db, key);
+    }
+    let e = shard.get_mut(hash, key)?;
+    if touch {
+        e.lru = srv.lru_clock();
+    }
+    Some(e)
+}
+
+/// Parses an expiry argument into an absolute unix time in ms, with Redis's errors.
+pub fn expire_at_from(ctx: &Ctx, arg: &[u8], unit_ms: bool, absolute: bool, cmd: &str) -> Result<u64, Error> {
+    let n = crate::util::parse_canonical_i64(arg).ok_or(Error::from(err::NOT_INT))?;
+    let invalid = || Error::from(format!("ERR invalid expire time in '{cmd}' command"));
+    if n <= 0 && !absolute {
+        return Err(invalid());
+    }
+    let ms = if unit_ms { Some(n) } else { n.checked_mul(1000) };
+    let ms = ms.ok_or_else(invalid)?;
+    let at = if absolute { Some(ms) } else { ms.checked_add(ctx.now as i64) };
+    match at {
+        Some(at) if at > 0 => Ok(at as u64),
+        _ => Err(invalid()),
+    }
+}
+
+/// Runs one command for a client. Replies go to `out`.
+pub fn execute(srv: &Server, client: &mut Client, out: &mut ReplyBuf, args: &[&[u8]]) {
+    let Some(def) = table::lookup(args[0]) else {
+        let e = unknown_command(args);
+        srv.stats.error(&e);
+        out.error(&e);
+        return;
+    };
+    let def = match resolve_subcommand(def, args) {
+        Ok(d) => d,
+        Err(e) => {
+            srv.stats.rejected(def);
+            srv.stats.error(&e);
+            out.error(&e);
+            return;
+        }
+    };
+    if !arity_ok(def.arity, args.len()) {
+        let e = format!("ERR wrong number of arguments for '{}' command", def.full_name());
+        srv.stats.rejected(def);
+        srv.stats.error(&e);
+        out.error(&e);
+        return;
+    }
+    if !client.authenticated && def.flags & table::NO_AUTH == 0 {
+        srv.stats.rejected(def);
+        srv.stats.error(err::NOAUTH);
+        out.error(err::NOAUTH);
+        return;
+    }
+    if srv.monitors_active() && def.flags & table::SKIP_MONITOR == 0 {
+        srv.feed_monitors(client, args);
+    }
+    let keys = match lock_plan(srv, def, client.db, args) {
+        Ok(k) => k,
+        Err(e) => {
+            srv.stats.error(&e.0);
+            out.error(&e.0);
+            return;
+        }
+    };
+    let start = Instant::now();
+    let mut ctx = Ctx { srv, client, out, args, keys, now: crate::util::now_ms(), cmd: def };
+    let res = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| (def.handler)(&mut ctx)));
+    let Ctx { client, out, keys, .. } = ctx;
+    drop(keys);
+    let failed = match res {
+        Ok(Ok(())) => false,
+        Ok(Err(e)) => {
+            out.error(&e.0);
+            srv.stats.error(&e.0);
+            true
+        }
+        Err(_) => {
+            let e = format!("ERR internal error while running '{}'", def.full_name());
+            out.error(&e);
+            srv.stats.error(&e);
+            true
+        }
+    };
+    let elapsed = start.elapsed();
+    srv.stats.called(def, elapsed, failed);
+    srv.after_command(client, def, args, elapsed);
+}
+
+fn arity_ok(arity: i32, n: usize) -> bool {
+    if arity >= 0 {
+        n == arity as usize
+    } else {
+        n >= (-arity) as usize
+    }
+}
+
+fn resolve_subcommand(def: &'static CommandDef, args: &[&[u8]]) -> Result<&'static CommandDef, String> {
+    if def.subcommands.is_empty() {
+        return Ok(def);
+    }
+    let Some(sub) = args.get(1) else {
+        return Err(format!("ERR wrong number of arguments for '{}' command", def.name));
+    };
+    def.subcommands.iter().find(|s| s.sub_name().as_bytes().eq_ignore_ascii_case(sub)).ok_or_else(|| {
+        format!(
+            "ERR unknown subcommand '{}'. Try {} HELP.",
+            truncate(&String::from_utf8_lossy(sub), 128),
+            def.name.to_ascii_uppercase()
+        )
+    })
+}
+
+fn truncate(s: &str, n: usize) -> &str {
+    match s.char_indices().nth(n) {
+        Some((i, _)) => &s[..i],
+        None => s,
+    }
+}
+
+fn unknown_command(args: &[&[u8]]) -> String {
+    let mut rest = String::new();
+    for a in &args[1..] {
+        if rest.len() >= 128 {
+            break;
+        }
+        let s = String::from_utf8_lossy(a);
+        let room = 128 - rest.len();
+        rest.push('\'');
+        rest.push_str(truncate(&s, room));
+        rest.push_str("' ");
+    }
+    format!(
+        "ERR unknown command '{}', with args beginning with: {}",
+        truncate(&String::from_utf8_lossy(args[0]), 128),
+        rest
+    )
+}
+
+fn lock_plan<'s>(srv: &'s Server, def: &CommandDef, db: usize, args: &[&[u8]]) -> Result<Locked<'s>, Error> {
+    let ks: &Keyspace = &srv.keyspace;
+    Ok(match def.lock {
+        Lock::None => Locked::empty(),
+        Lock::Db => ks.lock_db(db),
+        Lock::All => ks.lock_all(),
+        Lock::Custom(f) => ks.lock(f(args, db, ks.databases())?),
+        Lock::Keys => {
+            let (first, last, step) = def.keys;
+            if first <= 0 {
+                return Ok(Locked::empty());
+            }
+            let last = if last < 0 { args.len() as i32 + last } else { last };
+            let mut slots = Vec::new();
+            let mut i = first;
+            while i <= last && (i as usize) < args.len() {
+                slots.push(Keyspace::slot(db, args[i as usize]));
+                i += step.max(1);
+            }
+            ks.lock(slots)
+        }
+    })
+}
+
+/// Replies with a HELP text the way Redis formats it (status lines).
+pub fn help(ctx: &mut Ctx, cmd: &str, lines: &[&str]) {
+    ctx.out.array(lines.len() + 3);
+    ctx.out.simple(format!("{cmd} <subcommand> [<arg> [value] [opt] ...]. Subcommands are:").as_bytes());
+    for l in lines {
+        ctx.out.simple(l.as_bytes());
+    }
+    ctx.out.simple(b"HELP");
+    ctx.out.simple(b"    Print this help.");
+}

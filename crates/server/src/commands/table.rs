@@ -1,0 +1,377 @@
+//! THE command table: name, arity, flags, key positions, ACL categories, docs and the
+//! handler of every command, in one declarative list. The dispatcher, COMMAND
+//! (INFO/DOCS/LIST/COUNT/GETKEYS) and statistics all read it; adding a command means a
+//! handler in its family file plus one line here.
+
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
+use super::{bitmaps, connection, keys, server, strings, Error, Handler};
+use crate::keyspace::Slot;
+
+pub const WRITE: u32 = 1;
+pub const READONLY: u32 = 1 << 1;
+pub const DENYOOM: u32 = 1 << 2;
+pub const ADMIN: u32 = 1 << 3;
+pub const PUBSUB: u32 = 1 << 4;
+pub const NOSCRIPT: u32 = 1 << 5;
+pub const BLOCKING: u32 = 1 << 6;
+pub const LOADING: u32 = 1 << 7;
+pub const STALE: u32 = 1 << 8;
+pub const SKIP_MONITOR: u32 = 1 << 9;
+pub const SKIP_SLOWLOG: u32 = 1 << 10;
+pub const FAST: u32 = 1 << 11;
+pub const NO_AUTH: u32 = 1 << 12;
+pub const MAY_REPLICATE: u32 = 1 << 13;
+pub const NO_MULTI: u32 = 1 << 14;
+pub const MOVABLE_KEYS: u32 = 1 << 15;
+pub const ALLOW_BUSY: u32 = 1 << 16;
+pub const NO_MANDATORY_KEYS: u32 = 1 << 17;
+
+/// Flag names as COMMAND INFO prints them, in Redis's order.
+pub const FLAG_NAMES: &[(u32, &str)] = &[
+    (WRITE, "write"),
+    (READONLY, "readonly"),
+    (DENYOOM, "denyoom"),
+    (ADMIN, "admin"),
+    (PUBSUB, "pubsub"),
+    (NOSCRIPT, "noscript"),
+    (BLOCKING, "blocking"),
+    (LOADING, "loading"),
+    (STALE, "stale"),
+    (SKIP_MONITOR, "skip_monitor"),
+    (SKIP_SLOWLOG, "skip_slowlog"),
+    (FAST, "fast"),
+    (NO_AUTH, "no_auth"),
+    (MAY_REPLICATE, "may_replicate"),
+    (NO_MULTI, "no_multi"),
+    (MOVABLE_KEYS, "movablekeys"),
+    (ALLOW_BUSY, "allow_busy"),
+    (NO_MANDATORY_KEYS, "no_mandatory_keys"),
+];
+
+/// Which shard locks a command needs before its handler runs.
+#[derive(Clone, Copy)]
+pub enum Lock {
+    /// The shards of the keys at the `keys` positions, in the client's database.
+    Keys,
+    /// No keyspace access, or the handler locks shards one at a time itself.
+    None,
+    /// Every shard of the client's database.
+    Db,
+    /// Every shard of every database.
+    All,
+    /// Computed from the arguments (keys in several databases: MOVE, COPY ... DB).
+    Custom(fn(&[&[u8]], usize, usize) -> Result<Vec<Slot>, Error>),
+}
+
+pub struct CommandDef {
+    /// Lowercase name; `container|sub` for subcommands.
+    pub name: &'static str,
+    pub group: &'static str,
+    pub arity: i32,
+    pub flags: u32,
+    /// first, last (negative counts from the end), step; (0, 0, 0) for no keys.
+    pub keys: (i32, i32, i32),
+    pub lock: Lock,
+    pub acl: &'static [&'static str],
+    pub since: &'static str,
+    pub summary: &'static str,
+    pub complexity: &'static str,
+    pub handler: Handler,
+    pub subcommands: &'static [CommandDef],
+}
+
+impl CommandDef {
+    pub const fn lock(mut self, l: Lock) -> Self {
+        self.lock = l;
+        self
+    }
+    pub const fn acl(mut self, a: &'static [&'static str]) -> Self {
+        self.acl = a;
+        self
+    }
+    pub const fn subs(mut self, s: &'static [CommandDef]) -> Self {
+        self.subcommands = s;
+        self
+    }
+    pub const fn doc(mut self, since: &'static str, complexity: &'static str, summary: &'static str) -> Self {
+        self.since = since;
+        self.complexity = complexity;
+        self.summary = summary;
+        self
+    }
+
+    pub fn full_name(&self) -> &'static str {
+        self.name
+    }
+
+    pub fn sub_name(&self) -> &'static str {
+        self.name.split_once('|').map(|(_, s)| s).unwrap_or(self.name)
+    }
+
+    /// ACL categories: the ones implied by flags and group, as Redis derives them, plus
+    /// the explicit extras.
+    pub fn categories(&self) -> Vec<&'static str> {
+        let mut v = Vec::new();
+        if self.flags & WRITE != 0 {
+            v.push("@write");
+        }
+        if self.flags & READONLY != 0 && self.group != "scripting" {
+            v.push("@read");
+        }
+        match self.group {
+            "string" => v.push("@string"),
+            "bitmap" => v.push("@bitmap"),
+            "generic" => v.push("@keyspace"),
+            "connection" => v.push("@connection"),
+            _ => {}
+        }
+        if self.flags & ADMIN != 0 {
+            v.push("@admin");
+            v.push("@dangerous");
+        }
+        if self.flags & FAST != 0 {
+            v.push("@fast");
+        } else {
+            v.push("@slow");
+        }
+        if self.flags & BLOCKING != 0 {
+            v.push("@blocking");
+        }
+        for a in self.acl {
+            if !v.contains(a) {
+                v.push(a);
+            }
+        }
+        v
+    }
+}
+
+pub const fn cmd(name: &'static str, group: &'static str, arity: i32, flags: u32, keys: (i32, i32, i32), handler: Handler) -> CommandDef {
+    CommandDef {
+        name,
+        group,
+        arity,
+        flags,
+        keys,
+        lock: if keys.0 > 0 { Lock::Keys } else { Lock::None },
+        acl: &[],
+        since: "1.0.0",
+        summary: "",
+        complexity: "",
+        handler,
+        subcommands: &[],
+    }
+}
+
+const NK: (i32, i32, i32) = (0, 0, 0);
+const K1: (i32, i32, i32) = (1, 1, 1);
+const K12: (i32, i32, i32) = (1, 2, 1);
+const KALL: (i32, i32, i32) = (1, -1, 1);
+const W: u32 = WRITE;
+const WD: u32 = WRITE | DENYOOM;
+const RO: u32 = READONLY;
+const ROF: u32 = READONLY | FAST;
+const WF: u32 = WRITE | FAST;
+const WDF: u32 = WRITE | DENYOOM | FAST;
+const CONN: u32 = NOSCRIPT | LOADING | STALE | FAST;
+
+/// A container command: its handler only runs when no subcommand matched (never).
+fn container(_: &mut super::Ctx) -> super::CmdResult {
+    Err("ERR unknown subcommand".into())
+}
+
+pub static COMMANDS: &[CommandDef] = &[
+    // strings
+    cmd("get", "string", 2, ROF, K1, strings::get).doc("1.0.0", "O(1)", "Returns the string value of a key."),
+    cmd("set", "string", -3, WD, K1, strings::set).doc("1.0.0", "O(1)", "Sets the string value of a key, ignoring its type. The key is created if it doesn't exist."),
+    cmd("setnx", "string", 3, WDF, K1, strings::setnx).doc("1.0.0", "O(1)", "Set the string value of a key only when the key doesn't exist."),
+    cmd("setex", "string", 4, WD, K1, strings::setex).doc("2.0.0", "O(1)", "Sets the string value and expiration time of a key. Creates the key if it doesn't exist."),
+    cmd("psetex", "string", 4, WD, K1, strings::psetex).doc("2.6.0", "O(1)", "Sets both string value and expiration time in milliseconds of a key. The key is created if it doesn't exist."),
+    cmd("getset", "string", 3, WDF, K1, strings::getset).doc("1.0.0", "O(1)", "Returns the previous string value of a key after setting it to a new value."),
+    cmd("getdel", "string", 2, WF, K1, strings::getdel).doc("6.2.0", "O(1)", "Returns the string value of a key after deleting the key."),
+    cmd("getex", "string", -2, WF, K1, strings::getex).doc("6.2.0", "O(1)", "Returns the string value of a key after setting its expiration time."),
+    cmd("mget", "string", -2, ROF, KALL, strings::mget).doc("1.0.0", "O(N) where N is the number of keys to retrieve.", "Atomically returns the string values of one or more keys."),
+    cmd("mset", "string", -3, WD, (1, -1, 2), strings::mset).doc("1.0.1", "O(N) where N is the number of keys to set.", "Atomically creates or modifies the string values of one or more keys."),
+    cmd("msetnx", "string", -3, WD, (1, -1, 2), strings::msetnx).doc("1.0.1", "O(N) where N is the number of keys to set.", "Atomically modifies the string values of one or more keys only when all keys don't exist."),
+    cmd("append", "string", 3, WDF, K1, strings::append).doc("2.0.0", "O(1). The amortized time complexity is O(1) assuming the appended value is small and the already present value is of any size, since the dynamic string library used by Redis will double the free space available on every reallocation.", "Appends a string to the value of a key. Creates the key if it doesn't exist."),
+    cmd("strlen", "string", 2, ROF, K1, strings::strlen).doc("2.2.0", "O(1)", "Returns the length of a string value."),
+    cmd("incr", "string", 2, WDF, K1, strings::incr).doc("1.0.0", "O(1)", "Increments the integer value of a key by one. Uses 0 as initial value if the key doesn't exist."),
+    cmd("decr", "string", 2, WDF, K1, strings::decr).doc("1.0.0", "O(1)", "Decrements the integer value of a key by one. Uses 0 as initial value if the key doesn't exist."),
+    cmd("incrby", "string", 3, WDF, K1, strings::incrby).doc("1.0.0", "O(1)", "Increments the integer value of a key by a number. Uses 0 as initial value if the key doesn't exist."),
+    cmd("decrby", "string", 3, WDF, K1, strings::decrby).doc("1.0.0", "O(1)", "Decrements a number from the integer value of a key. Uses 0 as initial value if the key doesn't exist."),
+    cmd("incrbyfloat", "string", 3, WDF, K1, strings::incrbyfloat).doc("2.6.0", "O(1)", "Increment the floating point value of a key by a number. Uses 0 as initial value if the key doesn't exist."),
+    cmd("getrange", "string", 4, RO, K1, strings::getrange).doc("2.4.0", "O(N) where N is the length of the returned string. The complexity is ultimately determined by the returned length, but because creating a substring from an existing string is very cheap, it can be considered O(1) for small strings.", "Returns a substring of the string stored at a key."),
+    cmd("substr", "string", 4, RO, K1, strings::getrange).doc("1.0.0", "O(N) where N is the length of the returned string. The complexity is ultimately determined by the returned length, but because creating a substring from an existing string is very cheap, it can be considered O(1) for small strings.", "Returns a substring from a string value."),
+    cmd("setrange", "string", 4, WD, K1, strings::setrange).doc("2.2.0", "O(1), not counting the time taken to copy the new string in place. Usually, this string is very small so the amortized complexity is O(1). Otherwise, complexity is O(M) with M being the length of the value argument.", "Overwrites a part of a string value with another by an offset. Creates the key if it doesn't exist."),
+    cmd("lcs", "string", -3, RO, K12, strings::lcs).doc("7.0.0", "O(N*M) where N and M are the lengths of s1 and s2, respectively", "Finds the longest common substring."),
+    // bitmaps
+    cmd("setbit", "bitmap", 4, WD, K1, bitmaps::setbit).doc("2.2.0", "O(1)", "Sets or clears the bit at offset of the string value. Creates the key if it doesn't exist."),
+    cmd("getbit", "bitmap", 3, ROF, K1, bitmaps::getbit).doc("2.2.0", "O(1)", "Returns a bit value by offset."),
+    cmd("bitcount", "bitmap", -2, RO, K1, bitmaps::bitcount).doc("2.6.0", "O(N)", "Counts the number of set bits (population counting) in a string."),
+    cmd("bitpos", "bitmap", -3, RO, K1, bitmaps::bitpos).doc("2.8.7", "O(N)", "Finds the first set (1) or clear (0) bit in a string."),
+    cmd("bitop", "bitmap", -4, WD, (2, -1, 1), bitmaps::bitop).doc("2.6.0", "O(N)", "Performs bitwise operations on multiple strings, and stores the result."),
+    cmd("bitfield", "bitmap", -2, WD, K1, bitmaps::bitfield).doc("3.2.0", "O(1) for each subcommand specified", "Performs arbitrary bitfield integer operations on strings."),
+    cmd("bitfield_ro", "bitmap", -2, ROF, K1, bitmaps::bitfield_ro).doc("6.0.0", "O(1) for each subcommand specified", "Performs arbitrary read-only bitfield integer operations on strings."),
+    // generic keyspace
+    cmd("del", "generic", -2, W, KALL, keys::del).doc("1.0.0", "O(N) where N is the number of keys that will be removed.", "Deletes one or more keys."),
+    cmd("unlink", "generic", -2, WF, KALL, keys::del).doc("4.0.0", "O(1) for each key removed regardless of its size.", "Asynchronously deletes one or more keys."),
+    cmd("exists", "generic", -2, ROF, KALL, keys::exists).doc("1.0.0", "O(N) where N is the number of keys to check.", "Determines whether one or more keys exist."),
+    cmd("type", "generic", 2, ROF, K1, keys::type_).doc("1.0.0", "O(1)", "Determines the type of value stored at a key."),
+    cmd("rename", "generic", 3, W, K12, keys::rename).doc("1.0.0", "O(1)", "Renames a key and overwrites the destination."),
+    cmd("renamenx", "generic", 3, WF, K12, keys::renamenx).doc("1.0.0", "O(1)", "Renames a key only when the target key name doesn't exist."),
+    cmd("keys", "generic", 2, RO, NK, keys::keys).lock(Lock::Db).acl(&["@dangerous"]).doc("1.0.0", "O(N) with N being the number of keys in the database, under the assumption that the key names in the database and the given pattern have limited length.", "Returns all key names that match a pattern."),
+    cmd("scan", "generic", -2, RO, NK, keys::scan).doc("2.8.0", "O(1) for every call. O(N) for a complete iteration, including enough command calls for the cursor to return back to 0. N is the number of elements inside the collection.", "Iterates over the key names in the database."),
+    cmd("randomkey", "generic", 1, RO, NK, keys::randomkey).doc("1.0.0", "O(1)", "Returns a random key name from the database."),
+    cmd("dbsize", "server", 1, ROF, NK, keys::dbsize).acl(&["@keyspace"]).doc("1.0.0", "O(1)", "Returns the number of keys in the database."),
+    cmd("flushdb", "server", -1, W, NK, keys::flushdb).lock(Lock::Db).acl(&["@keyspace", "@dangerous"]).doc("1.0.0", "O(N) where N is the number of keys in the selected database", "Remove all keys from the current database."),
+    cmd("flushall", "server", -1, W, NK, keys::flushall).lock(Lock::All).acl(&["@keyspace", "@dangerous"]).doc("1.0.0", "O(N) where N is the total number of keys in all databases", "Removes all keys from all databases."),
+    cmd("swapdb", "server", 3, WF, NK, keys::swapdb).lock(Lock::Custom(keys::swapdb_slots)).acl(&["@keyspace", "@dangerous"]).doc("4.0.0", "O(N) where N is the count of clients watching or blocking on keys from both databases.", "Swaps two Redis databases."),
+    cmd("move", "generic", 3, WF, K1, keys::move_).lock(Lock::Custom(keys::move_slots)).doc("1.0.0", "O(1)", "Moves a key to another database."),
+    cmd("copy", "generic", -3, WD, K12, keys::copy).lock(Lock::Custom(keys::copy_slots)).doc("6.2.0", "O(N) worst case for collections, where N is the number of nested items. O(1) for string values.", "Copies the value of a key to a new key."),
+    cmd("expire", "generic", -3, WF, K1, keys::expire).doc("1.0.0", "O(1)", "Sets the expiration time of a key in seconds."),
+    cmd("pexpire", "generic", -3, WF, K1, keys::pexpire).doc("2.6.0", "O(1)", "Sets the expiration time of a key in milliseconds."),
+    cmd("expireat", "generic", -3, WF, K1, keys::expireat).doc("1.2.0", "O(1)", "Sets the expiration time of a key to a Unix timestamp."),
+    cmd("pexpireat", "generic", -3, WF, K1, keys::pexpireat).doc("2.6.0", "O(1)", "Sets the expiration time of a key to a Unix milliseconds timestamp."),
+    cmd("ttl", "generic", 2, ROF, K1, keys::ttl).doc("1.0.0", "O(1)", "Returns the expiration time in seconds of a key."),
+    cmd("pttl", "generic", 2, ROF, K1, keys::pttl).doc("2.6.0", "O(1)", "Returns the expiration time in milliseconds of a key."),
+    cmd("expiretime", "generic", 2, ROF, K1, keys::expiretime).doc("7.0.0", "O(1)", "Returns the expiration time of a key as a Unix timestamp."),
+    cmd("pexpiretime", "generic", 2, ROF, K1, keys::pexpiretime).doc("7.0.0", "O(1)", "Returns the expiration time of a key as a Unix milliseconds timestamp."),
+    cmd("persist", "generic", 2, WF, K1, keys::persist).doc("2.2.0", "O(1)", "Removes the expiration time of a key."),
+    cmd("touch", "generic", -2, ROF, KALL, keys::touch).doc("3.2.1", "O(N) where N is the number of keys that will be touched.", "Returns the number of existing keys out of those specified after updating the time they were last accessed."),
+    cmd("object", "generic", -2, 0, NK, container).subs(OBJECT_SUBS).doc("2.2.3", "Depends on subcommand.", "A container for object introspection commands."),
+    // connection
+    cmd("ping", "connection", -1, FAST, NK, connection::ping).doc("1.0.0", "O(1)", "Returns the server's liveliness response."),
+    cmd("echo", "connection", 2, FAST, NK, connection::echo).doc("1.0.0", "O(1)", "Returns the given string."),
+    cmd("quit", "connection", -1, CONN | NO_AUTH | ALLOW_BUSY, NK, connection::quit).doc("1.0.0", "O(1)", "Closes the connection."),
+    cmd("reset", "connection", 1, CONN | NO_AUTH | ALLOW_BUSY, NK, connection::reset).doc("6.2.0", "O(1)", "Resets the connection."),
+    cmd("hello", "connection", -1, CONN | NO_AUTH | ALLOW_BUSY, NK, connection::hello).doc("6.0.0", "O(1)", "Handshakes with the Redis server."),
+    cmd("auth", "connection", -2, CONN | NO_AUTH | ALLOW_BUSY, NK, connection::auth).doc("1.0.0", "O(N) where N is the number of passwords defined for the user", "Authenticates the connection."),
+    cmd("select", "connection", 2, LOADING | STALE | FAST, NK, connection::select).doc("1.0.0", "O(1)", "Changes the selected database."),
+    cmd("client", "connection", -2, 0, NK, container).subs(CLIENT_SUBS).doc("2.4.0", "Depends on subcommand.", "A container for client connection commands."),
+    // server
+    cmd("info", "server", -1, LOADING | STALE, NK, server::info).acl(&["@dangerous"]).doc("1.0.0", "O(1)", "Returns information and statistics about the server."),
+    cmd("time", "server", 1, LOADING | STALE | FAST, NK, server::time).doc("2.6.0", "O(1)", "Returns the server time."),
+    cmd("lastsave", "server", 1, LOADING | STALE | FAST, NK, server::lastsave).acl(&["@admin", "@dangerous"]).doc("1.0.0", "O(1)", "Returns the Unix timestamp of the last successful save to disk."),
+    cmd("monitor", "server", 1, ADMIN | NOSCRIPT | LOADING | STALE, NK, server::monitor).doc("1.0.0", "", "Listens for all requests received by the server in real-time."),
+    cmd("shutdown", "server", -1, ADMIN | NOSCRIPT | LOADING | STALE | NO_MULTI | ALLOW_BUSY, NK, server::shutdown).doc("1.0.0", "O(N) when saving, where N is the total number of keys in all databases when saving data, otherwise O(1)", "Synchronously saves the database(s) to disk and shuts down the Redis server."),
+    cmd("debug", "server", -2, ADMIN | NOSCRIPT | LOADING | STALE, NK, server::debug).lock(Lock::Custom(server::debug_slots)).doc("1.0.0", "Depends on subcommand.", "A container for debugging commands."),
+    cmd("config", "server", -2, 0, NK, container).subs(CONFIG_SUBS).doc("2.0.0", "Depends on subcommand.", "A container for server configuration commands."),
+    cmd("command", "server", -1, LOADING | STALE, NK, server::command).subs(COMMAND_SUBS).acl(&["@connection"]).doc("2.8.13", "O(N) where N is the total number of Redis commands", "Returns detailed information about all commands."),
+    cmd("slowlog", "server", -2, 0, NK, container).subs(SLOWLOG_SUBS).doc("2.2.12", "Depends on subcommand.", "A container for slow log commands."),
+    cmd("latency", "server", -2, 0, NK, container).subs(LATENCY_SUBS).doc("2.8.13", "Depends on subcommand.", "A container for latency diagnostics commands."),
+    cmd("memory", "server", -2, 0, NK, container).subs(MEMORY_SUBS).doc("4.0.0", "Depends on subcommand.", "A container for memory diagnostics commands."),
+];
+
+static OBJECT_SUBS: &[CommandDef] = &[
+    cmd("object|encoding", "generic", 3, ROF, (2, 2, 1), keys::object_encoding).doc("2.2.3", "O(1)", "Returns the internal encoding of a Redis object."),
+    cmd("object|freq", "generic", 3, ROF, (2, 2, 1), keys::object_freq).doc("4.0.0", "O(1)", "Returns the logarithmic access frequency counter of a Redis object."),
+    cmd("object|idletime", "generic", 3, ROF, (2, 2, 1), keys::object_idletime).doc("2.2.3", "O(1)", "Returns the time since the last access to a Redis object."),
+    cmd("object|refcount", "generic", 3, ROF, (2, 2, 1), keys::object_refcount).doc("2.2.3", "O(1)", "Returns the reference count of a value of a key."),
+    cmd("object|help", "generic", 2, LOADING | STALE, NK, keys::object_help).doc("6.2.0", "O(1)", "Returns helpful text about the different subcommands."),
+];
+
+const CA: u32 = ADMIN | NOSCRIPT | LOADING | STALE;
+
+static CLIENT_SUBS: &[CommandDef] = &[
+    cmd("client|id", "connection", 2, NOSCRIPT | LOADING | STALE, NK, connection::client_id).doc("5.0.0", "O(1)", "Returns the unique client ID of the connection."),
+    cmd("client|setname", "connection", 3, NOSCRIPT | LOADING | STALE, NK, connection::client_setname).doc("2.6.9", "O(1)", "Sets the connection name."),
+    cmd("client|getname", "connection", 2, NOSCRIPT | LOADING | STALE, NK, connection::client_getname).doc("2.6.9", "O(1)", "Returns the name of the connection."),
+    cmd("client|list", "connection", -2, CA, NK, connection::client_list).doc("2.4.0", "O(N) where N is the number of client connections", "Lists open connections."),
+    cmd("client|info", "connection", 2, NOSCRIPT | LOADING | STALE, NK, connection::client_info).doc("6.2.0", "O(1)", "Returns information about the connection."),
+    cmd("client|kill", "connection", -3, CA, NK, connection::client_kill).doc("2.4.0", "O(N) where N is the number of client connections", "Terminates open connections."),
+    cmd("client|pause", "connection", -3, CA, NK, connection::client_pause).doc("3.0.0", "O(1)", "Suspends commands processing."),
+    cmd("client|unpause", "connection", 2, CA, NK, connection::client_unpause).doc("6.2.0", "O(N) Where N is the number of paused clients", "Resumes processing commands from paused clients."),
+    cmd("client|reply", "connection", 3, NOSCRIPT | LOADING | STALE, NK, connection::client_reply).doc("3.2.0", "O(1)", "Instructs the server whether to reply to commands."),
+    cmd("client|no-evict", "connection", 3, CA, NK, connection::client_no_evict).doc("7.0.0", "O(1)", "Sets the client eviction mode of the connection."),
+    cmd("client|no-touch", "connection", 3, NOSCRIPT | LOADING | STALE, NK, connection::client_no_touch).doc("7.2.0", "O(1)", "Controls whether commands sent by the client affect the LRU/LFU of accessed keys."),
+    cmd("client|setinfo", "connection", 4, NOSCRIPT | LOADING | STALE, NK, connection::client_setinfo).doc("7.2.0", "O(1)", "Sets information specific to the client or connection."),
+    cmd("client|help", "connection", 2, LOADING | STALE, NK, connection::client_help).doc("5.0.0", "O(1)", "Returns helpful text about the different subcommands."),
+];
+
+static CONFIG_SUBS: &[CommandDef] = &[
+    cmd("config|get", "server", -3, CA, NK, server::config_get).doc("2.0.0", "O(N) when N is the number of configuration parameters provided", "Returns the effective values of configuration parameters."),
+    cmd("config|set", "server", -4, CA, NK, server::config_set).doc("2.0.0", "O(N) when N is the number of configuration parameters provided", "Sets configuration parameters in-flight."),
+    cmd("config|resetstat", "server", 2, CA, NK, server::config_resetstat).doc("2.0.0", "O(1)", "Resets the server's statistics."),
+    cmd("config|rewrite", "server", 2, CA, NK, server::config_rewrite).doc("2.8.0", "O(1)", "Persists the effective configuration to file."),
+    cmd("config|help", "server", 2, LOADING | STALE, NK, server::config_help).doc("5.0.0", "O(1)", "Returns helpful text about the different subcommands."),
+];
+
+static COMMAND_SUBS: &[CommandDef] = &[
+    cmd("command|count", "server", 2, LOADING | STALE, NK, server::command_count).acl(&["@connection"]).doc("2.8.13", "O(1)", "Returns a count of commands."),
+    cmd("command|list", "server", -2, LOADING | STALE, NK, server::command_list).acl(&["@connection"]).doc("7.0.0", "O(N) where N is the total number of Redis commands", "Returns a list of command names."),
+    cmd("command|info", "server", -2, LOADING | STALE, NK, server::command_info).acl(&["@connection"]).doc("2.8.13", "O(N) where N is the number of commands to look up", "Returns information about one, multiple or all commands."),
+    cmd("command|docs", "server", -2, LOADING | STALE, NK, server::command_docs).acl(&["@connection"]).doc("7.0.0", "O(N) where N is the number of commands to look up", "Returns documentary information about one, multiple or all commands."),
+    cmd("command|getkeys", "server", -3, LOADING | STALE, NK, server::command_getkeys).acl(&["@connection"]).doc("2.8.13", "O(N) where N is the number of arguments to the command", "Extracts the key names from an arbitrary command."),
+    cmd("command|getkeysandflags", "server", -3, LOADING | STALE, NK, server::command_getkeysandflags).acl(&["@connection"]).doc("7.0.0", "O(N) where N is the number of arguments to the command", "Extracts the key names and access flags for an arbitrary command."),
+    cmd("command|help", "server", 2, LOADING | STALE, NK, server::command_help).acl(&["@connection"]).doc("5.0.0", "O(1)", "Returns helpful text about the different subcommands."),
+];
+
+static SLOWLOG_SUBS: &[CommandDef] = &[
+    cmd("slowlog|get", "server", -2, ADMIN | LOADING | STALE, NK, server::slowlog_get).doc("2.2.12", "O(N) where N is the number of entries returned", "Returns the slow log's entries."),
+    cmd("slowlog|len", "server", 2, ADMIN | LOADING | STALE, NK, server::slowlog_len).doc("2.2.12", "O(1)", "Returns the number of entries in the slow log."),
+    cmd("slowlog|reset", "server", 2, ADMIN | LOADING | STALE, NK, server::slowlog_reset).doc("2.2.12", "O(N) where N is the number of entries in the slowlog", "Clears all entries from the slow log."),
+    cmd("slowlog|help", "server", 2, LOADING | STALE, NK, server::slowlog_help).doc("6.2.0", "O(1)", "Show helpful text about the different subcommands"),
+];
+
+static LATENCY_SUBS: &[CommandDef] = &[
+    cmd("latency|latest", "server", 2, CA, NK, server::latency_latest).doc("2.8.13", "O(1)", "Returns the latest latency samples for all events."),
+    cmd("latency|history", "server", 3, CA, NK, server::latency_history).doc("2.8.13", "O(1)", "Returns timestamp-latency samples for an event."),
+    cmd("latency|reset", "server", -2, CA, NK, server::latency_reset).doc("2.8.13", "O(1)", "Resets the latency data for one or more events."),
+    cmd("latency|doctor", "server", 2, CA, NK, server::latency_doctor).doc("2.8.13", "O(1)", "Returns a human-readable latency analysis report."),
+    cmd("latency|histogram", "server", -2, CA, NK, server::latency_histogram).doc("7.0.0", "O(N) where N is the number of commands with latency information being retrieved.", "Returns the cumulative distribution of latencies of a subset or all commands."),
+    cmd("latency|graph", "server", 3, CA, NK, server::latency_graph).doc("2.8.13", "O(1)", "Returns a latency graph for an event."),
+    cmd("latency|help", "server", 2, LOADING | STALE, NK, server::latency_help).doc("2.8.13", "O(1)", "Returns helpful text about the different subcommands."),
+];
+
+static MEMORY_SUBS: &[CommandDef] = &[
+    cmd("memory|usage", "server", -3, RO, (2, 2, 1), server::memory_usage).doc("4.0.0", "O(N) where N is the number of samples.", "Estimates the memory usage of a key."),
+    cmd("memory|stats", "server", 2, 0, NK, server::memory_stats).doc("4.0.0", "O(1)", "Returns details about memory usage."),
+    cmd("memory|doctor", "server", 2, 0, NK, server::memory_doctor).doc("4.0.0", "O(1)", "Outputs a memory problems report."),
+    cmd("memory|malloc-stats", "server", 2, 0, NK, server::memory_malloc_stats).doc("4.0.0", "Depends on how much memory is allocated, could be slow", "Returns the allocator statistics."),
+    cmd("memory|purge", "server", 2, 0, NK, server::memory_purge).doc("4.0.0", "Depends on how much memory is allocated, could be slow", "Asks the allocator to release memory."),
+    cmd("memory|help", "server", 2, LOADING | STALE, NK, server::memory_help).doc("4.0.0", "O(1)", "Returns helpful text about the different subcommands."),
+];
+
+/// Every command and subcommand, numbered; statistics are kept per number.
+pub struct Registry {
+    by_name: HashMap<Vec<u8>, &'static CommandDef>,
+    pub all: Vec<&'static CommandDef>,
+    ids: HashMap<usize, usize>,
+}
+
+pub fn registry() -> &'static Registry {
+    static R: OnceLock<Registry> = OnceLock::new();
+    R.get_or_init(|| {
+        let mut by_name = HashMap::new();
+        let mut all = Vec::new();
+        for c in COMMANDS {
+            by_name.insert(c.name.as_bytes().to_vec(), c);
+            all.push(c);
+            for s in c.subcommands {
+                all.push(s);
+            }
+        }
+        let ids = all.iter().enumerate().map(|(i, c)| (*c as *const CommandDef as usize, i)).collect();
+        Registry { by_name, all, ids }
+    })
+}
+
+impl Registry {
+    pub fn id(&self, def: &CommandDef) -> usize {
+        self.ids[&(def as *const CommandDef as usize)]
+    }
+}
+
+/// Case-insensitive lookup of a top-level command.
+pub fn lookup(name: &[u8]) -> Option<&'static CommandDef> {
+    if name.len() > 32 {
+        return None;
+    }
+    let mut buf = [0u8; 32];
+    let lower = &mut buf[..name.len()];
+    lower.copy_from_slice(name);
+    lower.make_ascii_lowercase();
+    registry().by_name.get(&lower[..]).copied()
+}

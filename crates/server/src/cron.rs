@@ -1,0 +1,39 @@
+//! The background "server cron": runs `hz` times a second on its own thread and does the
+//! periodic work, today the active expire cycle.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::keyspace::expire::{active_expire_cycle, ExpireCursor};
+use crate::server::Server;
+
+pub fn spawn(srv: Arc<Server>) {
+    std::thread::Builder::new()
+        .name("ferrokv-cron".into())
+        .spawn(move || {
+            let mut cursor = ExpireCursor::default();
+            let mut last_sample = Instant::now();
+            loop {
+                if last_sample.elapsed() >= Duration::from_millis(100) {
+                    srv.sample_ops();
+                    last_sample = Instant::now();
+                }
+                let hz = srv.config.settings().hz.max(1);
+                let period = Duration::from_millis(1000 / hz);
+                let started = Instant::now();
+                if srv.active_expire.load(Ordering::Relaxed) {
+                    // Like Redis: at most 25% of the period is spent expiring keys.
+                    let now = crate::util::now_ms();
+                    active_expire_cycle(&srv.keyspace, &mut cursor, now, period / 4, |db, e| {
+                        srv.key_expired(db, &e.key);
+                    });
+                    srv.stats.expire_cycle_us.fetch_add(started.elapsed().as_micros() as u64, Ordering::Relaxed);
+                }
+                if let Some(rest) = period.checked_sub(started.elapsed()) {
+                    std::thread::sleep(rest);
+                }
+            }
+        })
+        .expect("spawn cron thread");
+}

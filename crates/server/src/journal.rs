@@ -1,0 +1,102 @@
+//! The write stream: every write, as the effect that replays it deterministically, in one
+//! global order with one replication offset. The AOF and replicas will consume it; today
+//! it feeds the in-memory backlog (what `repl-backlog-size` bounds) and any subscribers.
+//!
+//! Commands append while they still hold their keys' shard locks, so for any key the
+//! stream order is the execution order.
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use bytes::Bytes;
+use parking_lot::Mutex;
+use tokio::sync::mpsc::UnboundedSender;
+
+pub struct Journal {
+    inner: Mutex<Inner>,
+    offset: AtomicU64,
+}
+
+struct Inner {
+    /// The database the stream last selected; a SELECT is emitted when it changes.
+    last_db: Option<usize>,
+    backlog: VecDeque<u8>,
+    backlog_size: usize,
+    subscribers: Vec<UnboundedSender<Bytes>>,
+    scratch: Vec<u8>,
+}
+
+impl Journal {
+    pub fn new(backlog_size: usize) -> Journal {
+        Journal {
+            inner: Mutex::new(Inner {
+                last_db: None,
+                backlog: VecDeque::new(),
+                backlog_size,
+                subscribers: Vec::new(),
+                scratch: Vec::with_capacity(256),
+            }),
+            offset: AtomicU64::new(0),
+        }
+    }
+
+    /// Appends one command (already in its deterministic effect form) for database `db`.
+    pub fn append(&self, db: usize, args: &[&[u8]]) {
+        let mut g = self.inner.lock();
+        let inner = &mut *g;
+        inner.scratch.clear();
+        if inner.last_db != Some(db) {
+            let mut b = itoa::Buffer::new();
+            encode(&mut inner.scratch, &[b"SELECT", b.format(db).as_bytes()]);
+            inner.last_db = Some(db);
+        }
+        encode(&mut inner.scratch, args);
+        inner.backlog.extend(inner.scratch.iter());
+        let excess = inner.backlog.len().saturating_sub(inner.backlog_size);
+        if excess > 0 {
+            inner.backlog.drain(..excess);
+        }
+        if !inner.subscribers.is_empty() {
+            let chunk = Bytes::copy_from_slice(&inner.scratch);
+            inner.subscribers.retain(|s| s.send(chunk.clone()).is_ok());
+        }
+        self.offset.fetch_add(inner.scratch.len() as u64, Ordering::Release);
+    }
+
+    /// The replication offset: total bytes ever appended.
+    pub fn offset(&self) -> u64 {
+        self.offset.load(Ordering::Acquire)
+    }
+
+    /// The last `n` bytes of the backlog.
+    pub fn tail(&self, n: usize) -> Vec<u8> {
+        let g = self.inner.lock();
+        let skip = g.backlog.len().saturating_sub(n);
+        g.backlog.iter().skip(skip).copied().collect()
+    }
+
+    pub fn backlog_len(&self) -> usize {
+        self.inner.lock().backlog.len()
+    }
+
+    /// Receives every chunk appended from now on (AOF writer, replicas).
+    pub fn subscribe(&self, tx: UnboundedSender<Bytes>) {
+        let mut g = self.inner.lock();
+        g.last_db = None;
+        g.subscribers.push(tx);
+    }
+}
+
+fn encode(out: &mut Vec<u8>, args: &[&[u8]]) {
+    let mut b = itoa::Buffer::new();
+    out.push(b'*');
+    out.extend_from_slice(b.format(args.len()).as_bytes());
+    out.extend_from_slice(b"\r\n");
+    for a in args {
+        out.push(b'$');
+        out.extend_from_slice(b.format(a.len()).as_bytes());
+        out.extend_from_slice(b"\r\n");
+        out.extend_from_slice(a);
+        out.extend_from_slice(b"\r\n");
+    }
+}

@@ -1,0 +1,21 @@
+//! ferrokv-server: a Redis-compatible in-memory data store that uses every core.
+//!
+//! Layout: [`net`] accepts connections and runs the pipelined read/execute/write loop;
+//! [`commands`] holds the one command table and one file per command family;
+//! [`keyspace`] owns the sharded databases, values and expiry; [`journal`] is the single
+//! ordered write stream that persistence and replication consume; [`config`] is the one
+//! table of options.
+
+pub mod commands;
+pub mod config;
+pub mod cron;
+pub mod journal;
+pub mod keyspace;
+pub mod log;
+pub mod net;
+pub mod server;
+pub mod stats;
+pub mod util;
+
+/// The Redis version ferrokv presents to clients (INFO, HELLO).
+pub const REDIS_VERSION: &str = "7.2.6";

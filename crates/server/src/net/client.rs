@@ -1,0 +1,139 @@
+//! Per-connection state. `Client` is owned by the connection's task; `ClientShared` is
+//! the part other connections may read or poke (CLIENT LIST, CLIENT KILL).
+
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+use parking_lot::Mutex;
+use tokio::sync::Notify;
+
+use crate::config::Settings;
+
+pub struct ClientShared {
+    pub id: u64,
+    pub addr: String,
+    pub laddr: String,
+    pub fd: i32,
+    pub created: Instant,
+    pub name: Mutex<String>,
+    pub lib_name: Mutex<String>,
+    pub lib_ver: Mutex<String>,
+    pub db: AtomicUsize,
+    /// Unix ms of the last command.
+    pub last_interaction: AtomicU64,
+    /// Command-table id of the last command (+1; 0 = none yet).
+    pub last_cmd: AtomicUsize,
+    pub resp: AtomicUsize,
+    pub qbuf: AtomicUsize,
+    pub omem: AtomicUsize,
+    pub monitor: AtomicBool,
+    pub killed: AtomicBool,
+    pub kill: Notify,
+    pub user_authenticated: AtomicBool,
+}
+
+impl ClientShared {
+    pub fn new(id: u64, addr: String, laddr: String, fd: i32) -> ClientShared {
+        ClientShared {
+            id,
+            addr,
+            laddr,
+            fd,
+            created: Instant::now(),
+            name: Mutex::new(String::new()),
+            lib_name: Mutex::new(String::new()),
+            lib_ver: Mutex::new(String::new()),
+            db: AtomicUsize::new(0),
+            last_interaction: AtomicU64::new(crate::util::now_ms()),
+            last_cmd: AtomicUsize::new(0),
+            resp: AtomicUsize::new(2),
+            qbuf: AtomicUsize::new(0),
+            omem: AtomicUsize::new(0),
+            monitor: AtomicBool::new(false),
+            killed: AtomicBool::new(false),
+            kill: Notify::new(),
+            user_authenticated: AtomicBool::new(false),
+        }
+    }
+
+    pub fn request_kill(&self) {
+        self.killed.store(true, Ordering::Release);
+        self.kill.notify_one();
+    }
+
+    /// One line of CLIENT LIST / CLIENT INFO, with Redis 7.2's fields in its order.
+    pub fn info_line(&self) -> String {
+        let now = crate::util::now_ms();
+        let age = self.created.elapsed().as_secs();
+        let idle = now.saturating_sub(self.last_interaction.load(Ordering::Relaxed)) / 1000;
+        let flags = if self.monitor.load(Ordering::Relaxed) { "O" } else { "N" };
+        let cmd = match self.last_cmd.load(Ordering::Relaxed) {
+            0 => "NULL".to_string(),
+            n => crate::commands::table::registry().all[n - 1].name.to_string(),
+        };
+        format!(
+            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub=0 psub=0 ssub=0 multi=-1 qbuf={} qbuf-free=0 argv-mem=0 multi-mem=0 rbs=16384 rbp=16384 obl=0 oll=0 omem={} tot-mem=0 events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
+            self.id,
+            self.addr,
+            self.laddr,
+            self.fd,
+            self.name.lock(),
+            age,
+            idle,
+            flags,
+            self.db.load(Ordering::Relaxed),
+            self.qbuf.load(Ordering::Relaxed),
+            self.omem.load(Ordering::Relaxed),
+            cmd,
+            self.resp.load(Ordering::Relaxed),
+            self.lib_name.lock(),
+            self.lib_ver.lock(),
+        )
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum ReplyMode {
+    On,
+    Off,
+    /// Skip the reply of the next command only.
+    Skip,
+}
+
+pub struct Client {
+    pub shared: Arc<ClientShared>,
+    pub db: usize,
+    pub authenticated: bool,
+    pub no_touch: bool,
+    pub no_evict: bool,
+    pub reply_mode: ReplyMode,
+    pub close_after_reply: bool,
+    /// Set by MONITOR: the connection starts forwarding the feed after this reply.
+    pub become_monitor: bool,
+    pub settings: Arc<Settings>,
+    pub settings_version: u64,
+}
+
+impl Client {
+    pub fn new(shared: Arc<ClientShared>, settings: Arc<Settings>, version: u64) -> Client {
+        let authenticated = settings.requirepass.is_none();
+        Client {
+            shared,
+            db: 0,
+            authenticated,
+            no_touch: false,
+            no_evict: false,
+            reply_mode: ReplyMode::On,
+            close_after_reply: false,
+            become_monitor: false,
+            settings,
+            settings_version: version,
+        }
+    }
+
+    pub fn select(&mut self, db: usize) {
+        self.db = db;
+        self.shared.db.store(db, Ordering::Relaxed);
+    }
+}

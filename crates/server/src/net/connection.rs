@@ -1,0 +1,202 @@
+//! One connection's task: read whatever arrived, parse every complete command in it,
+//! execute them in order, and send all their replies with one write.
+
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::{Buf, BytesMut};
+use ferrokv_protocol::{parse_command, Limits, ReplyBuf};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::sync::mpsc;
+
+use super::client::{Client, ClientShared, ReplyMode};
+use crate::commands::{self, table};
+use crate::server::Server;
+
+const READ_CHUNK: usize = 16 * 1024;
+
+pub async fn serve(srv: Arc<Server>, stream: TcpStream, peer: SocketAddr) {
+    let id = srv.next_client_id.fetch_add(1, Ordering::Relaxed);
+    let laddr = stream.local_addr().map(|a| a.to_string()).unwrap_or_default();
+    let fd = std::os::fd::AsRawFd::as_raw_fd(&stream);
+    let shared = Arc::new(ClientShared::new(id, peer.to_string(), laddr, fd));
+    srv.register_client(shared.clone());
+    let mut client = Client::new(shared.clone(), srv.config.settings(), srv.config.version());
+    let _ = run(&srv, &mut client, stream).await;
+    srv.unregister_client(id);
+}
+
+async fn run(srv: &Server, client: &mut Client, mut stream: TcpStream) -> std::io::Result<()> {
+    let mut buf = BytesMut::with_capacity(READ_CHUNK);
+    let mut out = ReplyBuf::new();
+    let mut ranges: Vec<(usize, usize)> = Vec::new();
+    let mut owned: Vec<Vec<u8>> = Vec::new();
+    let mut monitor_rx: Option<mpsc::UnboundedReceiver<bytes::Bytes>> = None;
+    let shared = client.shared.clone();
+    loop {
+        if buf.capacity() - buf.len() < READ_CHUNK / 2 {
+            buf.reserve(READ_CHUNK);
+        }
+        let timeout = client.settings.timeout;
+        let n = if let Some(rx) = monitor_rx.as_mut() {
+            tokio::select! {
+                r = stream.read_buf(&mut buf) => r?,
+                _ = shared.kill.notified() => return Ok(()),
+                Some(line) = rx.recv() => {
+                    stream.write_all(&line).await?;
+                    continue;
+                }
+            }
+        } else {
+            let read = async {
+                if timeout > 0 {
+                    tokio::time::timeout(Duration::from_secs(timeout), stream.read_buf(&mut buf)).await.unwrap_or(Ok(0))
+                } else {
+                    stream.read_buf(&mut buf).await
+                }
+            };
+            tokio::select! {
+                r = read => r?,
+                _ = shared.kill.notified() => return Ok(()),
+            }
+        };
+        if n == 0 {
+            return Ok(());
+        }
+        srv.stats.net_input.add(n as u64);
+        if shared.killed.load(Ordering::Acquire) {
+            return Ok(());
+        }
+        // Parse and run every complete command in the buffer.
+        let mut close = false;
+        loop {
+            if client.settings_version != srv.config.version() {
+                client.settings = srv.config.settings();
+                client.settings_version = srv.config.version();
+            }
+            let limits = Limits { max_bulk_len: client.settings.proto_max_bulk_len, authenticated: client.authenticated };
+            let parsed = parse_command(&buf, &mut ranges, &mut owned, limits);
+            let (consumed, inline) = match parsed {
+                Ok(Some(x)) => x,
+                Ok(None) => {
+                    if buf.len() > client.settings.client_query_buffer_limit {
+                        tracing::warn!("Closing client that reached max query buffer length: id={}", shared.id);
+                        close = true;
+                    }
+                    break;
+                }
+                Err(e) => {
+                    tracing::debug!("Protocol error ({e}) from client: id={} addr={}", shared.id, shared.addr);
+                    srv.stats.error("ERR");
+                    out.error(&format!("ERR {e}"));
+                    close = true;
+                    break;
+                }
+            };
+            let argc = if inline { owned.len() } else { ranges.len() };
+            if argc > 0 {
+                let mut stack: [&[u8]; 16] = [&[]; 16];
+                let heap: Vec<&[u8]>;
+                let args: &[&[u8]] = if argc <= 16 {
+                    for i in 0..argc {
+                        stack[i] = if inline { &owned[i] } else { &buf[ranges[i].0..ranges[i].1] };
+                    }
+                    &stack[..argc]
+                } else {
+                    heap = (0..argc).map(|i| if inline { &owned[i][..] } else { &buf[ranges[i].0..ranges[i].1] }).collect();
+                    &heap
+                };
+                if srv.pause_until.load(Ordering::Acquire) != 0 && paused_for(srv, args) {
+                    flush(&mut stream, &mut out, srv).await?;
+                    wait_unpaused(srv).await;
+                }
+                run_one(srv, client, &mut out, args);
+            }
+            buf.advance(consumed);
+            if client.close_after_reply {
+                close = true;
+                break;
+            }
+        }
+        flush(&mut stream, &mut out, srv).await?;
+        if client.become_monitor {
+            client.become_monitor = false;
+            let (tx, rx) = mpsc::unbounded_channel();
+            srv.add_monitor(tx);
+            shared.monitor.store(true, Ordering::Relaxed);
+            monitor_rx = Some(rx);
+        }
+        if close {
+            return Ok(());
+        }
+        if buf.is_empty() && buf.capacity() > 4 * READ_CHUNK {
+            buf = BytesMut::with_capacity(READ_CHUNK);
+        }
+    }
+}
+
+/// Runs one command, honouring CLIENT REPLY OFF/SKIP by discarding its reply bytes.
+fn run_one(srv: &Server, client: &mut Client, out: &mut ReplyBuf, args: &[&[u8]]) {
+    let mark = out.buf.len();
+    let mode = client.reply_mode;
+    commands::execute(srv, client, out, args);
+    let shared = &client.shared;
+    shared.last_interaction.store(crate::util::now_ms(), Ordering::Relaxed);
+    if let Some(def) = table::lookup(args[0]) {
+        shared.last_cmd.store(table::registry().id(def) + 1, Ordering::Relaxed);
+    }
+    match mode {
+        ReplyMode::On => {}
+        // CLIENT REPLY ON itself is answered even though replies were off.
+        ReplyMode::Off if client.reply_mode == ReplyMode::On => {}
+        ReplyMode::Off => out.buf.truncate(mark),
+        ReplyMode::Skip => {
+            out.buf.truncate(mark);
+            if client.reply_mode == ReplyMode::Skip {
+                client.reply_mode = ReplyMode::On;
+            }
+        }
+    }
+}
+
+async fn flush(stream: &mut TcpStream, out: &mut ReplyBuf, srv: &Server) -> std::io::Result<()> {
+    if !out.buf.is_empty() {
+        stream.write_all(&out.buf).await?;
+        srv.stats.net_output.add(out.buf.len() as u64);
+        out.buf.clear();
+        if out.buf.capacity() > 1024 * 1024 {
+            out.buf = Vec::with_capacity(16 * 1024);
+        }
+    }
+    Ok(())
+}
+
+/// Whether CLIENT PAUSE holds this command back (all commands, or writes only).
+fn paused_for(srv: &Server, args: &[&[u8]]) -> bool {
+    let until = srv.pause_until.load(Ordering::Acquire);
+    if until == 0 || crate::util::now_ms() >= until {
+        return false;
+    }
+    if !srv.pause_write_only.load(Ordering::Acquire) {
+        return true;
+    }
+    table::lookup(args[0]).is_some_and(|d| d.flags & (table::WRITE | table::MAY_REPLICATE) != 0)
+}
+
+async fn wait_unpaused(srv: &Server) {
+    loop {
+        let until = srv.pause_until.load(Ordering::Acquire);
+        let now = crate::util::now_ms();
+        if until == 0 || now >= until {
+            return;
+        }
+        let notified = srv.unpaused.notified();
+        tokio::select! {
+            _ = notified => {}
+            _ = tokio::time::sleep(Duration::from_millis(until - now)) => {}
+        }
+    }
+}
