@@ -108,11 +108,7 @@ fn expected_dollar(got: u8) -> &'static str {
 /// Reads an integer terminated by CRLF starting at `start`. `Ok(None)` = need more data;
 /// `Ok(Some((None, _)))` = the line is not a valid integer.
 #[allow(clippy::type_complexity)]
-fn read_line_int(
-    buf: &[u8],
-    start: usize,
-    too_big: &'static str,
-) -> Result<Option<(Option<i64>, usize)>, ProtocolError> {
+fn read_line_int(buf: &[u8], start: usize, too_big: &'static str) -> Result<Option<(Option<i64>, usize)>, ProtocolError> {
     let Some(nl) = memchr(b'\r', &buf[start.min(buf.len())..]) else {
         if buf.len() - start.min(buf.len()) > MAX_INLINE {
             return Err(ProtocolError(too_big));
@@ -133,10 +129,7 @@ fn parse_i64(s: &[u8]) -> Option<i64> {
     std::str::from_utf8(s).ok()?.parse().ok()
 }
 
-fn parse_inline(
-    buf: &[u8],
-    owned: &mut Vec<Vec<u8>>,
-) -> Result<Option<(usize, bool)>, ProtocolError> {
+fn parse_inline(buf: &[u8], owned: &mut Vec<Vec<u8>>) -> Result<Option<(usize, bool)>, ProtocolError> {
     let Some(nl) = memchr(b'\n', buf) else {
         if buf.len() > MAX_INLINE {
             return Err(ProtocolError("too big inline request"));
@@ -248,7 +241,9 @@ fn hex(c: u8) -> u8 {
 mod tests {
     use super::*;
 
-    fn parse(buf: &[u8]) -> Result<Option<(usize, Vec<Vec<u8>>)>, ProtocolError> {
+    type Parsed = Result<Option<(usize, Vec<Vec<u8>>)>, ProtocolError>;
+
+    fn parse(buf: &[u8]) -> Parsed {
         let mut a = Vec::new();
         let mut o = Vec::new();
         Ok(parse_command(buf, &mut a, &mut o, Limits::default())?.map(|(n, inline)| {

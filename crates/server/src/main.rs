@@ -102,7 +102,11 @@ fn main() {
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(workers).enable_all().build().expect("tokio runtime");
     rt.block_on(async move {
         tracing::info!("oO0OoO0OoO0Oo ferrokv is starting oO0OoO0OoO0Oo");
-        tracing::info!("ferrokv version={} (Redis {REDIS_VERSION} compatible), bits=64, pid={}, just started", env!("CARGO_PKG_VERSION"), std::process::id());
+        tracing::info!(
+            "ferrokv version={} (Redis {REDIS_VERSION} compatible), bits=64, pid={}, just started",
+            env!("CARGO_PKG_VERSION"),
+            std::process::id()
+        );
         let listeners = match net::bind(&srv).await {
             Ok(l) if !l.is_empty() => l,
             Ok(_) => {

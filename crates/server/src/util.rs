@@ -178,15 +178,62 @@ fn glob_inner(p: &[u8], s: &[u8], nocase: bool, depth: usize) -> bool {
     pi == p.len() && si == s.len()
 }
 
-/// Formats a long double result the way INCRBYFLOAT does (`%.17Lf`, trailing zeros and
-/// dot removed), which is what clients see and what the write stream carries.
-pub fn format_incrbyfloat(v: f64) -> String {
-    let s = format!("{v:.17}");
-    let s = if s.contains('.') { s.trim_end_matches('0').trim_end_matches('.').to_string() } else { s };
+/// The result text of INCRBYFLOAT. Redis adds in `long double` and prints `%.17Lf`
+/// trimmed, which shows short decimals (`10.5 + 0.1` is `10.6`, `0.1 + 0.2` is `0.3`).
+/// Plain decimal operands are therefore added exactly; anything else (exponents, very
+/// long operands) falls back to the shortest round-trip text of the `f64` sum.
+pub fn incrbyfloat_text(cur: &[u8], by: &[u8], sum: f64) -> String {
+    if let (Some(a), Some(b)) = (parse_decimal(cur), parse_decimal(by)) {
+        let scale = a.1.max(b.1);
+        let widen = |(m, s): (i128, u32)| m.checked_mul(10i128.checked_pow(scale - s)?);
+        if let (Some(x), Some(y)) = (widen(a), widen(b)) {
+            if let Some(total) = x.checked_add(y) {
+                return format_decimal(total, scale);
+            }
+        }
+    }
+    let s = format!("{sum}");
     if s == "-0" {
         "0".into()
     } else {
         s
+    }
+}
+
+/// `-12.340` -> (-12340, 3); only plain decimals with at most 17 fraction digits.
+fn parse_decimal(s: &[u8]) -> Option<(i128, u32)> {
+    let st = std::str::from_utf8(s).ok()?;
+    let (neg, body) = match st.strip_prefix('-') {
+        Some(b) => (true, b),
+        None => (false, st.strip_prefix('+').unwrap_or(st)),
+    };
+    let (int, frac) = body.split_once('.').unwrap_or((body, ""));
+    if int.is_empty() && frac.is_empty() || frac.len() > 17 || int.len() > 20 {
+        return None;
+    }
+    if !int.bytes().chain(frac.bytes()).all(|c| c.is_ascii_digit()) {
+        return None;
+    }
+    let digits = format!("{int}{frac}");
+    let m: i128 = if digits.is_empty() { 0 } else { digits.parse().ok()? };
+    Some((if neg { -m } else { m }, frac.len() as u32))
+}
+
+fn format_decimal(m: i128, scale: u32) -> String {
+    let neg = m < 0;
+    let digits = m.unsigned_abs().to_string();
+    let (int, frac) = if digits.len() as u32 > scale {
+        let cut = digits.len() - scale as usize;
+        (digits[..cut].to_string(), digits[cut..].to_string())
+    } else {
+        ("0".to_string(), format!("{}{digits}", "0".repeat(scale as usize - digits.len())))
+    };
+    let frac = frac.trim_end_matches('0');
+    let body = if frac.is_empty() { int } else { format!("{int}.{frac}") };
+    if neg && body != "0" {
+        format!("-{body}")
+    } else {
+        body
     }
 }
 
@@ -203,6 +250,16 @@ mod tests {
         assert_eq!(parse_canonical_i64(b"+1"), None);
         assert_eq!(parse_canonical_i64(b" 1"), None);
         assert_eq!(parse_canonical_i64(b"-0"), None);
+    }
+
+    #[test]
+    fn incrbyfloat_like_redis() {
+        assert_eq!(incrbyfloat_text(b"10.5", b"0.1", 10.6), "10.6");
+        assert_eq!(incrbyfloat_text(b"0.1", b"0.2", 0.3), "0.3");
+        assert_eq!(incrbyfloat_text(b"1", b"-1.1", -0.1), "-0.1");
+        assert_eq!(incrbyfloat_text(b"1.5", b"1.5", 3.0), "3");
+        assert_eq!(incrbyfloat_text(b"1e3", b"1", 1001.0), "1001");
+        assert_eq!(incrbyfloat_text(b"5", b"-5", 0.0), "0");
     }
 
     #[test]

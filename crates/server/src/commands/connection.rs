@@ -56,7 +56,10 @@ pub fn auth(ctx: &mut Ctx) -> CmdResult {
     }
     let (user, pass): (&[u8], &[u8]) = if ctx.args.len() == 3 { (ctx.args[1], ctx.args[2]) } else { (b"default", ctx.args[1]) };
     if ctx.args.len() == 2 && ctx.client.settings.requirepass.is_none() {
-        return Err("ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?".into());
+        return Err(
+            "ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?"
+                .into(),
+        );
     }
     check_password(ctx, user, pass)?;
     ctx.client.authenticated = true;
@@ -68,8 +71,8 @@ pub fn hello(ctx: &mut Ctx) -> CmdResult {
     let mut proto = if ctx.out.resp3 { 3 } else { 2 };
     let mut i = 1;
     if ctx.args.len() > 1 {
-        let v = crate::util::parse_canonical_i64(ctx.args[1])
-            .ok_or(Error::from("ERR Protocol version is not an integer or out of range"))?;
+        let v =
+            crate::util::parse_canonical_i64(ctx.args[1]).ok_or(Error::from("ERR Protocol version is not an integer or out of range"))?;
         if !(2..=3).contains(&v) {
             return Err("NOPROTO unsupported protocol version".into());
         }
@@ -231,7 +234,11 @@ pub fn client_kill(ctx: &mut Ctx) -> CmdResult {
         }
         let val = ctx.arg_str(i + 1).into_owned();
         if ctx.is(i, "ID") {
-            id = Some(crate::util::parse_canonical_i64(ctx.args[i + 1]).filter(|&n| n > 0).ok_or(Error::from("ERR client-id should be greater than 0"))? as u64);
+            id = Some(
+                crate::util::parse_canonical_i64(ctx.args[i + 1])
+                    .filter(|&n| n > 0)
+                    .ok_or(Error::from("ERR client-id should be greater than 0"))? as u64,
+            );
         } else if ctx.is(i, "ADDR") {
             addr = Some(val);
         } else if ctx.is(i, "LADDR") {

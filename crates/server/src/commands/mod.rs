@@ -292,11 +292,7 @@ fn resolve_subcommand(def: &'static CommandDef, args: &[&[u8]]) -> Result<&'stat
         return Err(format!("ERR wrong number of arguments for '{}' command", def.name));
     };
     def.subcommands.iter().find(|s| s.sub_name().as_bytes().eq_ignore_ascii_case(sub)).ok_or_else(|| {
-        format!(
-            "ERR unknown subcommand '{}'. Try {} HELP.",
-            truncate(&String::from_utf8_lossy(sub), 128),
-            def.name.to_ascii_uppercase()
-        )
+        format!("ERR unknown subcommand '{}'. Try {} HELP.", truncate(&String::from_utf8_lossy(sub), 128), def.name.to_ascii_uppercase())
     })
 }
 
@@ -319,11 +315,7 @@ fn unknown_command(args: &[&[u8]]) -> String {
         rest.push_str(truncate(&s, room));
         rest.push_str("' ");
     }
-    format!(
-        "ERR unknown command '{}', with args beginning with: {}",
-        truncate(&String::from_utf8_lossy(args[0]), 128),
-        rest
-    )
+    format!("ERR unknown command '{}', with args beginning with: {}", truncate(&String::from_utf8_lossy(args[0]), 128), rest)
 }
 
 fn lock_plan<'s>(srv: &'s Server, def: &CommandDef, db: usize, args: &[&[u8]]) -> Result<Locked<'s>, Error> {

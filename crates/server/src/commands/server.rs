@@ -64,7 +64,18 @@ fn human(bytes: u64) -> String {
 const DEFAULT_SECTIONS: &[&str] =
     &["server", "clients", "memory", "persistence", "stats", "replication", "cpu", "modules", "errorstats", "cluster", "keyspace"];
 const ALL_SECTIONS: &[&str] = &[
-    "server", "clients", "memory", "persistence", "stats", "replication", "cpu", "modules", "commandstats", "errorstats", "cluster", "keyspace",
+    "server",
+    "clients",
+    "memory",
+    "persistence",
+    "stats",
+    "replication",
+    "cpu",
+    "modules",
+    "commandstats",
+    "errorstats",
+    "cluster",
+    "keyspace",
 ];
 
 pub fn info(ctx: &mut Ctx) -> CmdResult {
@@ -280,10 +291,11 @@ pub fn config_get(ctx: &mut Ctx) -> CmdResult {
 }
 
 pub fn config_set(ctx: &mut Ctx) -> CmdResult {
-    if ctx.args.len() % 2 != 0 {
+    if !ctx.args.len().is_multiple_of(2) {
         return Err("ERR wrong number of arguments for 'config|set' command".into());
     }
-    let owned: Vec<(String, String)> = ctx.args[2..].chunks(2).map(|p| (String::from_utf8_lossy(p[0]).into_owned(), String::from_utf8_lossy(p[1]).into_owned())).collect();
+    let owned: Vec<(String, String)> =
+        ctx.args[2..].chunks(2).map(|p| (String::from_utf8_lossy(p[0]).into_owned(), String::from_utf8_lossy(p[1]).into_owned())).collect();
     let pairs: Vec<(&str, &str)> = owned.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
     ctx.srv
         .config
@@ -528,11 +540,8 @@ fn write_docs(ctx: &mut Ctx, d: &CommandDef) {
 }
 
 pub fn command_docs(ctx: &mut Ctx) -> CmdResult {
-    let defs: Vec<&CommandDef> = if ctx.args.len() == 2 {
-        table::COMMANDS.iter().collect()
-    } else {
-        ctx.args[2..].iter().filter_map(|n| find_def(n)).collect()
-    };
+    let defs: Vec<&CommandDef> =
+        if ctx.args.len() == 2 { table::COMMANDS.iter().collect() } else { ctx.args[2..].iter().filter_map(|n| find_def(n)).collect() };
     ctx.out.map(defs.len());
     for d in defs {
         ctx.out.bulk(d.name.as_bytes());
@@ -737,9 +746,17 @@ pub fn latency_doctor(ctx: &mut Ctx) -> CmdResult {
         "Dave, no latency spike was observed during the lifetime of this Redis instance, not in the slightest bit. I honestly think you ought to sleep a bit more.\n".to_string()
     } else {
         let l = ctx.srv.latency.lock();
-        let mut t = String::from("Dave, I have observed latency spikes in this Redis instance. You don't mind talking about it, do you Dave?\n\n");
+        let mut t =
+            String::from("Dave, I have observed latency spikes in this Redis instance. You don't mind talking about it, do you Dave?\n\n");
         for (i, (name, e)) in l.iter().enumerate() {
-            let _ = writeln!(t, "{}. {name}: {} latency spikes (average {}ms, mean deviation 0ms, period 0 sec). Worst all time event {}ms.", i + 1, e.samples.len(), e.samples.iter().map(|s| s.1).sum::<u64>() / e.samples.len().max(1) as u64, e.max);
+            let _ = writeln!(
+                t,
+                "{}. {name}: {} latency spikes (average {}ms, mean deviation 0ms, period 0 sec). Worst all time event {}ms.",
+                i + 1,
+                e.samples.len(),
+                e.samples.iter().map(|s| s.1).sum::<u64>() / e.samples.len().max(1) as u64,
+                e.max
+            );
         }
         t
     };
@@ -754,11 +771,8 @@ pub fn latency_histogram(ctx: &mut Ctx) -> CmdResult {
     } else {
         ctx.args[2..].iter().filter_map(|n| find_def(n)).map(|d| (reg.id(d), d)).collect()
     };
-    let rows: Vec<(&str, u64)> = wanted
-        .into_iter()
-        .map(|(id, d)| (d.name, ctx.srv.stats.command(id).0))
-        .filter(|(_, calls)| *calls > 0)
-        .collect();
+    let rows: Vec<(&str, u64)> =
+        wanted.into_iter().map(|(id, d)| (d.name, ctx.srv.stats.command(id).0)).filter(|(_, calls)| *calls > 0).collect();
     ctx.out.map(rows.len());
     for (name, calls) in rows {
         ctx.out.bulk(name.as_bytes());
@@ -777,7 +791,12 @@ pub fn latency_graph(ctx: &mut Ctx) -> CmdResult {
     let Some(e) = l.get(&name) else {
         return Err(format!("ERR No samples available for event '{name}'").into());
     };
-    let mut t = format!("{name} - high {} ms, low {} ms (all time high {} ms)\n", e.samples.iter().map(|s| s.1).max().unwrap_or(0), e.samples.iter().map(|s| s.1).min().unwrap_or(0), e.max);
+    let mut t = format!(
+        "{name} - high {} ms, low {} ms (all time high {} ms)\n",
+        e.samples.iter().map(|s| s.1).max().unwrap_or(0),
+        e.samples.iter().map(|s| s.1).min().unwrap_or(0),
+        e.max
+    );
     t.push_str(&"-".repeat(80));
     t.push('\n');
     for (ts, ms) in &e.samples {
@@ -936,6 +955,7 @@ fn hex(d: &[u8]) -> String {
     d.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+#[allow(clippy::approx_constant)]
 pub fn debug(ctx: &mut Ctx) -> CmdResult {
     if !debug_allowed(ctx) {
         return Err("ERR DEBUG command not allowed. If the enable-debug-command option is set to \"local\", you can run it from a local connection, otherwise you need to set this option in the configuration file, and then restart the server.".into());
@@ -1098,13 +1118,14 @@ pub fn debug(ctx: &mut Ctx) -> CmdResult {
     Ok(())
 }
 
+#[allow(clippy::approx_constant)]
 fn debug_protocol(ctx: &mut Ctx) -> CmdResult {
     let t = ctx.args[2].to_ascii_lowercase();
     let o = &mut *ctx.out;
     match t.as_slice() {
         b"string" => o.bulk(b"Hello World"),
         b"integer" => o.int(12345),
-        b"double" => o.double(3.141),
+        b"double" => o.double(3.141), // Redis's literal test value, not PI.
         b"bignum" => {
             if o.resp3 {
                 o.buf.extend_from_slice(b"(1234567999999999999999999999999999999\r\n");

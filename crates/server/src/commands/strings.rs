@@ -2,7 +2,7 @@
 
 use super::{err, expire_at_from, CmdResult, Ctx, Error};
 use crate::keyspace::{Blob, Value};
-use crate::util::{format_incrbyfloat, parse_canonical_i64, parse_f64};
+use crate::util::{incrbyfloat_text, parse_canonical_i64, parse_f64};
 
 pub fn get(ctx: &mut Ctx) -> CmdResult {
     let key = ctx.args[1];
@@ -195,11 +195,9 @@ pub fn getex(ctx: &mut Ctx) -> CmdResult {
             let mut b = itoa::Buffer::new();
             ctx.propagate(&[b"PEXPIREAT", key, b.format(t).as_bytes()]);
         }
-        Some(Ttl::Clear) => {
-            if ctx.lookup(key).is_some_and(|e| e.expire_at != 0) {
-                ctx.set_expire(key, 0);
-                ctx.propagate(&[b"PERSIST", key]);
-            }
+        Some(Ttl::Clear) if ctx.lookup(key).is_some_and(|e| e.expire_at != 0) => {
+            ctx.set_expire(key, 0);
+            ctx.propagate(&[b"PERSIST", key]);
         }
         _ => {}
     }
@@ -229,7 +227,7 @@ pub fn mget(ctx: &mut Ctx) -> CmdResult {
 }
 
 pub fn mset(ctx: &mut Ctx) -> CmdResult {
-    if ctx.args.len() % 2 == 0 {
+    if ctx.args.len().is_multiple_of(2) {
         return Err(format!("ERR wrong number of arguments for '{}' command", ctx.cmd.name).into());
     }
     for p in ctx.args[1..].chunks(2) {
@@ -241,7 +239,7 @@ pub fn mset(ctx: &mut Ctx) -> CmdResult {
 }
 
 pub fn msetnx(ctx: &mut Ctx) -> CmdResult {
-    if ctx.args.len() % 2 == 0 {
+    if ctx.args.len().is_multiple_of(2) {
         return Err(format!("ERR wrong number of arguments for '{}' command", ctx.cmd.name).into());
     }
     let args = ctx.args;
@@ -340,12 +338,12 @@ pub fn decrby(ctx: &mut Ctx) -> CmdResult {
 pub fn incrbyfloat(ctx: &mut Ctx) -> CmdResult {
     let key = ctx.args[1];
     let by = parse_f64(ctx.args[2]).ok_or(Error::from(err::NOT_FLOAT))?;
-    let (cur, ttl) = match ctx.lookup(key) {
-        None => (0.0, 0),
+    let (cur, cur_text, ttl) = match ctx.lookup(key) {
+        None => (0.0, b"0".to_vec(), 0),
         Some(e) => {
             let ttl = e.expire_at;
             match &e.value {
-                Value::Str(b) => (parse_f64(b).ok_or(Error::from(err::NOT_FLOAT))?, ttl),
+                Value::Str(b) => (parse_f64(b).ok_or(Error::from(err::NOT_FLOAT))?, b.to_vec(), ttl),
                 #[allow(unreachable_patterns)]
                 _ => return Err(err::WRONGTYPE.into()),
             }
@@ -355,7 +353,7 @@ pub fn incrbyfloat(ctx: &mut Ctx) -> CmdResult {
     if !new.is_finite() {
         return Err("ERR increment would produce NaN or Infinity".into());
     }
-    let s = format_incrbyfloat(new);
+    let s = incrbyfloat_text(&cur_text, ctx.args[2], new);
     ctx.store(key, Value::Str(Blob::new(s.as_bytes())), ttl);
     // The effect is the resulting value, so replicas never redo float arithmetic.
     ctx.propagate(&[b"SET", key, s.as_bytes(), b"KEEPTTL"]);
@@ -448,8 +446,7 @@ pub fn lcs(ctx: &mut Ctx) -> CmdResult {
     let mut dp = vec![0u32; (n + 1) * w];
     for i in 1..=n {
         for j in 1..=m {
-            dp[i * w + j] =
-                if a[i - 1] == b[j - 1] { dp[(i - 1) * w + j - 1] + 1 } else { dp[(i - 1) * w + j].max(dp[i * w + j - 1]) };
+            dp[i * w + j] = if a[i - 1] == b[j - 1] { dp[(i - 1) * w + j - 1] + 1 } else { dp[(i - 1) * w + j].max(dp[i * w + j - 1]) };
         }
     }
     let total = dp[n * w + m] as usize;

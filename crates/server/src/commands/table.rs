@@ -50,6 +50,9 @@ pub const FLAG_NAMES: &[(u32, &str)] = &[
     (NO_MANDATORY_KEYS, "no_mandatory_keys"),
 ];
 
+/// Computes the slots to lock from (arguments, client db, number of databases).
+pub type SlotsFn = fn(&[&[u8]], usize, usize) -> Result<Vec<Slot>, Error>;
+
 /// Which shard locks a command needs before its handler runs.
 #[derive(Clone, Copy)]
 pub enum Lock {
@@ -62,7 +65,7 @@ pub enum Lock {
     /// Every shard of every database.
     All,
     /// Computed from the arguments (keys in several databases: MOVE, COPY ... DB).
-    Custom(fn(&[&[u8]], usize, usize) -> Result<Vec<Slot>, Error>),
+    Custom(SlotsFn),
 }
 
 pub struct CommandDef {
@@ -265,73 +268,241 @@ pub static COMMANDS: &[CommandDef] = &[
 ];
 
 static OBJECT_SUBS: &[CommandDef] = &[
-    cmd("object|encoding", "generic", 3, ROF, (2, 2, 1), keys::object_encoding).doc("2.2.3", "O(1)", "Returns the internal encoding of a Redis object."),
-    cmd("object|freq", "generic", 3, ROF, (2, 2, 1), keys::object_freq).doc("4.0.0", "O(1)", "Returns the logarithmic access frequency counter of a Redis object."),
-    cmd("object|idletime", "generic", 3, ROF, (2, 2, 1), keys::object_idletime).doc("2.2.3", "O(1)", "Returns the time since the last access to a Redis object."),
-    cmd("object|refcount", "generic", 3, ROF, (2, 2, 1), keys::object_refcount).doc("2.2.3", "O(1)", "Returns the reference count of a value of a key."),
-    cmd("object|help", "generic", 2, LOADING | STALE, NK, keys::object_help).doc("6.2.0", "O(1)", "Returns helpful text about the different subcommands."),
+    cmd("object|encoding", "generic", 3, ROF, (2, 2, 1), keys::object_encoding).doc(
+        "2.2.3",
+        "O(1)",
+        "Returns the internal encoding of a Redis object.",
+    ),
+    cmd("object|freq", "generic", 3, ROF, (2, 2, 1), keys::object_freq).doc(
+        "4.0.0",
+        "O(1)",
+        "Returns the logarithmic access frequency counter of a Redis object.",
+    ),
+    cmd("object|idletime", "generic", 3, ROF, (2, 2, 1), keys::object_idletime).doc(
+        "2.2.3",
+        "O(1)",
+        "Returns the time since the last access to a Redis object.",
+    ),
+    cmd("object|refcount", "generic", 3, ROF, (2, 2, 1), keys::object_refcount).doc(
+        "2.2.3",
+        "O(1)",
+        "Returns the reference count of a value of a key.",
+    ),
+    cmd("object|help", "generic", 2, LOADING | STALE, NK, keys::object_help).doc(
+        "6.2.0",
+        "O(1)",
+        "Returns helpful text about the different subcommands.",
+    ),
 ];
 
 const CA: u32 = ADMIN | NOSCRIPT | LOADING | STALE;
 
 static CLIENT_SUBS: &[CommandDef] = &[
-    cmd("client|id", "connection", 2, NOSCRIPT | LOADING | STALE, NK, connection::client_id).doc("5.0.0", "O(1)", "Returns the unique client ID of the connection."),
-    cmd("client|setname", "connection", 3, NOSCRIPT | LOADING | STALE, NK, connection::client_setname).doc("2.6.9", "O(1)", "Sets the connection name."),
-    cmd("client|getname", "connection", 2, NOSCRIPT | LOADING | STALE, NK, connection::client_getname).doc("2.6.9", "O(1)", "Returns the name of the connection."),
-    cmd("client|list", "connection", -2, CA, NK, connection::client_list).doc("2.4.0", "O(N) where N is the number of client connections", "Lists open connections."),
-    cmd("client|info", "connection", 2, NOSCRIPT | LOADING | STALE, NK, connection::client_info).doc("6.2.0", "O(1)", "Returns information about the connection."),
-    cmd("client|kill", "connection", -3, CA, NK, connection::client_kill).doc("2.4.0", "O(N) where N is the number of client connections", "Terminates open connections."),
+    cmd("client|id", "connection", 2, NOSCRIPT | LOADING | STALE, NK, connection::client_id).doc(
+        "5.0.0",
+        "O(1)",
+        "Returns the unique client ID of the connection.",
+    ),
+    cmd("client|setname", "connection", 3, NOSCRIPT | LOADING | STALE, NK, connection::client_setname).doc(
+        "2.6.9",
+        "O(1)",
+        "Sets the connection name.",
+    ),
+    cmd("client|getname", "connection", 2, NOSCRIPT | LOADING | STALE, NK, connection::client_getname).doc(
+        "2.6.9",
+        "O(1)",
+        "Returns the name of the connection.",
+    ),
+    cmd("client|list", "connection", -2, CA, NK, connection::client_list).doc(
+        "2.4.0",
+        "O(N) where N is the number of client connections",
+        "Lists open connections.",
+    ),
+    cmd("client|info", "connection", 2, NOSCRIPT | LOADING | STALE, NK, connection::client_info).doc(
+        "6.2.0",
+        "O(1)",
+        "Returns information about the connection.",
+    ),
+    cmd("client|kill", "connection", -3, CA, NK, connection::client_kill).doc(
+        "2.4.0",
+        "O(N) where N is the number of client connections",
+        "Terminates open connections.",
+    ),
     cmd("client|pause", "connection", -3, CA, NK, connection::client_pause).doc("3.0.0", "O(1)", "Suspends commands processing."),
-    cmd("client|unpause", "connection", 2, CA, NK, connection::client_unpause).doc("6.2.0", "O(N) Where N is the number of paused clients", "Resumes processing commands from paused clients."),
-    cmd("client|reply", "connection", 3, NOSCRIPT | LOADING | STALE, NK, connection::client_reply).doc("3.2.0", "O(1)", "Instructs the server whether to reply to commands."),
-    cmd("client|no-evict", "connection", 3, CA, NK, connection::client_no_evict).doc("7.0.0", "O(1)", "Sets the client eviction mode of the connection."),
-    cmd("client|no-touch", "connection", 3, NOSCRIPT | LOADING | STALE, NK, connection::client_no_touch).doc("7.2.0", "O(1)", "Controls whether commands sent by the client affect the LRU/LFU of accessed keys."),
-    cmd("client|setinfo", "connection", 4, NOSCRIPT | LOADING | STALE, NK, connection::client_setinfo).doc("7.2.0", "O(1)", "Sets information specific to the client or connection."),
-    cmd("client|help", "connection", 2, LOADING | STALE, NK, connection::client_help).doc("5.0.0", "O(1)", "Returns helpful text about the different subcommands."),
+    cmd("client|unpause", "connection", 2, CA, NK, connection::client_unpause).doc(
+        "6.2.0",
+        "O(N) Where N is the number of paused clients",
+        "Resumes processing commands from paused clients.",
+    ),
+    cmd("client|reply", "connection", 3, NOSCRIPT | LOADING | STALE, NK, connection::client_reply).doc(
+        "3.2.0",
+        "O(1)",
+        "Instructs the server whether to reply to commands.",
+    ),
+    cmd("client|no-evict", "connection", 3, CA, NK, connection::client_no_evict).doc(
+        "7.0.0",
+        "O(1)",
+        "Sets the client eviction mode of the connection.",
+    ),
+    cmd("client|no-touch", "connection", 3, NOSCRIPT | LOADING | STALE, NK, connection::client_no_touch).doc(
+        "7.2.0",
+        "O(1)",
+        "Controls whether commands sent by the client affect the LRU/LFU of accessed keys.",
+    ),
+    cmd("client|setinfo", "connection", 4, NOSCRIPT | LOADING | STALE, NK, connection::client_setinfo).doc(
+        "7.2.0",
+        "O(1)",
+        "Sets information specific to the client or connection.",
+    ),
+    cmd("client|help", "connection", 2, LOADING | STALE, NK, connection::client_help).doc(
+        "5.0.0",
+        "O(1)",
+        "Returns helpful text about the different subcommands.",
+    ),
 ];
 
 static CONFIG_SUBS: &[CommandDef] = &[
-    cmd("config|get", "server", -3, CA, NK, server::config_get).doc("2.0.0", "O(N) when N is the number of configuration parameters provided", "Returns the effective values of configuration parameters."),
-    cmd("config|set", "server", -4, CA, NK, server::config_set).doc("2.0.0", "O(N) when N is the number of configuration parameters provided", "Sets configuration parameters in-flight."),
+    cmd("config|get", "server", -3, CA, NK, server::config_get).doc(
+        "2.0.0",
+        "O(N) when N is the number of configuration parameters provided",
+        "Returns the effective values of configuration parameters.",
+    ),
+    cmd("config|set", "server", -4, CA, NK, server::config_set).doc(
+        "2.0.0",
+        "O(N) when N is the number of configuration parameters provided",
+        "Sets configuration parameters in-flight.",
+    ),
     cmd("config|resetstat", "server", 2, CA, NK, server::config_resetstat).doc("2.0.0", "O(1)", "Resets the server's statistics."),
-    cmd("config|rewrite", "server", 2, CA, NK, server::config_rewrite).doc("2.8.0", "O(1)", "Persists the effective configuration to file."),
-    cmd("config|help", "server", 2, LOADING | STALE, NK, server::config_help).doc("5.0.0", "O(1)", "Returns helpful text about the different subcommands."),
+    cmd("config|rewrite", "server", 2, CA, NK, server::config_rewrite).doc(
+        "2.8.0",
+        "O(1)",
+        "Persists the effective configuration to file.",
+    ),
+    cmd("config|help", "server", 2, LOADING | STALE, NK, server::config_help).doc(
+        "5.0.0",
+        "O(1)",
+        "Returns helpful text about the different subcommands.",
+    ),
 ];
 
 static COMMAND_SUBS: &[CommandDef] = &[
-    cmd("command|count", "server", 2, LOADING | STALE, NK, server::command_count).acl(&["@connection"]).doc("2.8.13", "O(1)", "Returns a count of commands."),
-    cmd("command|list", "server", -2, LOADING | STALE, NK, server::command_list).acl(&["@connection"]).doc("7.0.0", "O(N) where N is the total number of Redis commands", "Returns a list of command names."),
-    cmd("command|info", "server", -2, LOADING | STALE, NK, server::command_info).acl(&["@connection"]).doc("2.8.13", "O(N) where N is the number of commands to look up", "Returns information about one, multiple or all commands."),
-    cmd("command|docs", "server", -2, LOADING | STALE, NK, server::command_docs).acl(&["@connection"]).doc("7.0.0", "O(N) where N is the number of commands to look up", "Returns documentary information about one, multiple or all commands."),
-    cmd("command|getkeys", "server", -3, LOADING | STALE, NK, server::command_getkeys).acl(&["@connection"]).doc("2.8.13", "O(N) where N is the number of arguments to the command", "Extracts the key names from an arbitrary command."),
-    cmd("command|getkeysandflags", "server", -3, LOADING | STALE, NK, server::command_getkeysandflags).acl(&["@connection"]).doc("7.0.0", "O(N) where N is the number of arguments to the command", "Extracts the key names and access flags for an arbitrary command."),
-    cmd("command|help", "server", 2, LOADING | STALE, NK, server::command_help).acl(&["@connection"]).doc("5.0.0", "O(1)", "Returns helpful text about the different subcommands."),
+    cmd("command|count", "server", 2, LOADING | STALE, NK, server::command_count).acl(&["@connection"]).doc(
+        "2.8.13",
+        "O(1)",
+        "Returns a count of commands.",
+    ),
+    cmd("command|list", "server", -2, LOADING | STALE, NK, server::command_list).acl(&["@connection"]).doc(
+        "7.0.0",
+        "O(N) where N is the total number of Redis commands",
+        "Returns a list of command names.",
+    ),
+    cmd("command|info", "server", -2, LOADING | STALE, NK, server::command_info).acl(&["@connection"]).doc(
+        "2.8.13",
+        "O(N) where N is the number of commands to look up",
+        "Returns information about one, multiple or all commands.",
+    ),
+    cmd("command|docs", "server", -2, LOADING | STALE, NK, server::command_docs).acl(&["@connection"]).doc(
+        "7.0.0",
+        "O(N) where N is the number of commands to look up",
+        "Returns documentary information about one, multiple or all commands.",
+    ),
+    cmd("command|getkeys", "server", -3, LOADING | STALE, NK, server::command_getkeys).acl(&["@connection"]).doc(
+        "2.8.13",
+        "O(N) where N is the number of arguments to the command",
+        "Extracts the key names from an arbitrary command.",
+    ),
+    cmd("command|getkeysandflags", "server", -3, LOADING | STALE, NK, server::command_getkeysandflags).acl(&["@connection"]).doc(
+        "7.0.0",
+        "O(N) where N is the number of arguments to the command",
+        "Extracts the key names and access flags for an arbitrary command.",
+    ),
+    cmd("command|help", "server", 2, LOADING | STALE, NK, server::command_help).acl(&["@connection"]).doc(
+        "5.0.0",
+        "O(1)",
+        "Returns helpful text about the different subcommands.",
+    ),
 ];
 
 static SLOWLOG_SUBS: &[CommandDef] = &[
-    cmd("slowlog|get", "server", -2, ADMIN | LOADING | STALE, NK, server::slowlog_get).doc("2.2.12", "O(N) where N is the number of entries returned", "Returns the slow log's entries."),
-    cmd("slowlog|len", "server", 2, ADMIN | LOADING | STALE, NK, server::slowlog_len).doc("2.2.12", "O(1)", "Returns the number of entries in the slow log."),
-    cmd("slowlog|reset", "server", 2, ADMIN | LOADING | STALE, NK, server::slowlog_reset).doc("2.2.12", "O(N) where N is the number of entries in the slowlog", "Clears all entries from the slow log."),
-    cmd("slowlog|help", "server", 2, LOADING | STALE, NK, server::slowlog_help).doc("6.2.0", "O(1)", "Show helpful text about the different subcommands"),
+    cmd("slowlog|get", "server", -2, ADMIN | LOADING | STALE, NK, server::slowlog_get).doc(
+        "2.2.12",
+        "O(N) where N is the number of entries returned",
+        "Returns the slow log's entries.",
+    ),
+    cmd("slowlog|len", "server", 2, ADMIN | LOADING | STALE, NK, server::slowlog_len).doc(
+        "2.2.12",
+        "O(1)",
+        "Returns the number of entries in the slow log.",
+    ),
+    cmd("slowlog|reset", "server", 2, ADMIN | LOADING | STALE, NK, server::slowlog_reset).doc(
+        "2.2.12",
+        "O(N) where N is the number of entries in the slowlog",
+        "Clears all entries from the slow log.",
+    ),
+    cmd("slowlog|help", "server", 2, LOADING | STALE, NK, server::slowlog_help).doc(
+        "6.2.0",
+        "O(1)",
+        "Show helpful text about the different subcommands",
+    ),
 ];
 
 static LATENCY_SUBS: &[CommandDef] = &[
-    cmd("latency|latest", "server", 2, CA, NK, server::latency_latest).doc("2.8.13", "O(1)", "Returns the latest latency samples for all events."),
-    cmd("latency|history", "server", 3, CA, NK, server::latency_history).doc("2.8.13", "O(1)", "Returns timestamp-latency samples for an event."),
-    cmd("latency|reset", "server", -2, CA, NK, server::latency_reset).doc("2.8.13", "O(1)", "Resets the latency data for one or more events."),
-    cmd("latency|doctor", "server", 2, CA, NK, server::latency_doctor).doc("2.8.13", "O(1)", "Returns a human-readable latency analysis report."),
-    cmd("latency|histogram", "server", -2, CA, NK, server::latency_histogram).doc("7.0.0", "O(N) where N is the number of commands with latency information being retrieved.", "Returns the cumulative distribution of latencies of a subset or all commands."),
+    cmd("latency|latest", "server", 2, CA, NK, server::latency_latest).doc(
+        "2.8.13",
+        "O(1)",
+        "Returns the latest latency samples for all events.",
+    ),
+    cmd("latency|history", "server", 3, CA, NK, server::latency_history).doc(
+        "2.8.13",
+        "O(1)",
+        "Returns timestamp-latency samples for an event.",
+    ),
+    cmd("latency|reset", "server", -2, CA, NK, server::latency_reset).doc(
+        "2.8.13",
+        "O(1)",
+        "Resets the latency data for one or more events.",
+    ),
+    cmd("latency|doctor", "server", 2, CA, NK, server::latency_doctor).doc(
+        "2.8.13",
+        "O(1)",
+        "Returns a human-readable latency analysis report.",
+    ),
+    cmd("latency|histogram", "server", -2, CA, NK, server::latency_histogram).doc(
+        "7.0.0",
+        "O(N) where N is the number of commands with latency information being retrieved.",
+        "Returns the cumulative distribution of latencies of a subset or all commands.",
+    ),
     cmd("latency|graph", "server", 3, CA, NK, server::latency_graph).doc("2.8.13", "O(1)", "Returns a latency graph for an event."),
-    cmd("latency|help", "server", 2, LOADING | STALE, NK, server::latency_help).doc("2.8.13", "O(1)", "Returns helpful text about the different subcommands."),
+    cmd("latency|help", "server", 2, LOADING | STALE, NK, server::latency_help).doc(
+        "2.8.13",
+        "O(1)",
+        "Returns helpful text about the different subcommands.",
+    ),
 ];
 
 static MEMORY_SUBS: &[CommandDef] = &[
-    cmd("memory|usage", "server", -3, RO, (2, 2, 1), server::memory_usage).doc("4.0.0", "O(N) where N is the number of samples.", "Estimates the memory usage of a key."),
+    cmd("memory|usage", "server", -3, RO, (2, 2, 1), server::memory_usage).doc(
+        "4.0.0",
+        "O(N) where N is the number of samples.",
+        "Estimates the memory usage of a key.",
+    ),
     cmd("memory|stats", "server", 2, 0, NK, server::memory_stats).doc("4.0.0", "O(1)", "Returns details about memory usage."),
     cmd("memory|doctor", "server", 2, 0, NK, server::memory_doctor).doc("4.0.0", "O(1)", "Outputs a memory problems report."),
-    cmd("memory|malloc-stats", "server", 2, 0, NK, server::memory_malloc_stats).doc("4.0.0", "Depends on how much memory is allocated, could be slow", "Returns the allocator statistics."),
-    cmd("memory|purge", "server", 2, 0, NK, server::memory_purge).doc("4.0.0", "Depends on how much memory is allocated, could be slow", "Asks the allocator to release memory."),
-    cmd("memory|help", "server", 2, LOADING | STALE, NK, server::memory_help).doc("4.0.0", "O(1)", "Returns helpful text about the different subcommands."),
+    cmd("memory|malloc-stats", "server", 2, 0, NK, server::memory_malloc_stats).doc(
+        "4.0.0",
+        "Depends on how much memory is allocated, could be slow",
+        "Returns the allocator statistics.",
+    ),
+    cmd("memory|purge", "server", 2, 0, NK, server::memory_purge).doc(
+        "4.0.0",
+        "Depends on how much memory is allocated, could be slow",
+        "Asks the allocator to release memory.",
+    ),
+    cmd("memory|help", "server", 2, LOADING | STALE, NK, server::memory_help).doc(
+        "4.0.0",
+        "O(1)",
+        "Returns helpful text about the different subcommands.",
+    ),
 ];
 
 /// Every command and subcommand, numbered; statistics are kept per number.

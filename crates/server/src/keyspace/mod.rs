@@ -29,9 +29,7 @@ static HASHER: OnceLock<foldhash::fast::FixedState> = OnceLock::new();
 #[inline]
 pub fn hash_key(key: &[u8]) -> u64 {
     use std::hash::BuildHasher;
-    HASHER
-        .get_or_init(|| foldhash::fast::FixedState::with_seed(rand::random()))
-        .hash_one(key)
+    HASHER.get_or_init(|| foldhash::fast::FixedState::with_seed(rand::random())).hash_one(key)
 }
 
 #[inline]

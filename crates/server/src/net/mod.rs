@@ -40,10 +40,8 @@ pub async fn bind(srv: &Server) -> std::io::Result<Vec<TcpListener>> {
 }
 
 async fn bind_one(addr: &str, _port: u16) -> std::io::Result<TcpListener> {
-    let sa: SocketAddr = tokio::net::lookup_host(addr)
-        .await?
-        .next()
-        .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::InvalidInput, "bad address"))?;
+    let sa: SocketAddr =
+        tokio::net::lookup_host(addr).await?.next().ok_or_else(|| std::io::Error::new(std::io::ErrorKind::InvalidInput, "bad address"))?;
     let sock = if sa.is_ipv6() { tokio::net::TcpSocket::new_v6()? } else { tokio::net::TcpSocket::new_v4()? };
     sock.set_reuseaddr(true)?;
     if sa.is_ipv6() {
