@@ -13,6 +13,8 @@ pub mod journal;
 pub mod keyspace;
 pub mod log;
 pub mod net;
+pub mod persistence;
+pub mod replication;
 pub mod server;
 pub mod stats;
 pub mod util;

@@ -138,7 +138,21 @@ impl Server {
     pub fn feed_monitors(&self, client: &Client, args: &[&[u8]]) {
         let us = crate::util::now_us();
         let mut line = format!("+{}.{:06} [{} {}]", us / 1_000_000, us % 1_000_000, client.db, client.shared.addr);
-        for a in args {
+        // Secrets never reach the feed: AUTH's arguments and HELLO's AUTH pair.
+        let redact = |i: usize| -> bool {
+            if args[0].eq_ignore_ascii_case(b"auth") {
+                return i > 0;
+            }
+            if args[0].eq_ignore_ascii_case(b"hello") {
+                return args.iter().position(|a| a.eq_ignore_ascii_case(b"auth")).is_some_and(|p| i == p + 1 || i == p + 2);
+            }
+            false
+        };
+        for (i, a) in args.iter().enumerate() {
+            if redact(i) {
+                line.push_str(" \"(redacted)\"");
+                continue;
+            }
             line.push_str(" \"");
             for &b in *a {
                 match b {

@@ -69,113 +69,112 @@ pub fn parse_f64(s: &[u8]) -> Option<f64> {
 }
 
 /// Glob-style matching as in Redis (`*`, `?`, `[a-z]`, `[^...]`, `\` escapes).
+///
+/// Cost stays polynomial on hostile patterns like `a*a*a*...b`: once the rest of a
+/// pattern failed to match at every later position, no earlier `*` can help either,
+/// so the search stops instead of retrying longer matches. Nesting is capped as in Redis.
 pub fn glob_match(pattern: &[u8], s: &[u8], nocase: bool) -> bool {
-    glob_inner(pattern, s, nocase, 0)
+    let mut give_up = false;
+    glob_inner(pattern, s, nocase, &mut give_up, 0)
 }
 
-fn glob_inner(p: &[u8], s: &[u8], nocase: bool, depth: usize) -> bool {
-    // Deep star nesting is cut off as Redis does, so a hostile pattern costs bounded CPU.
+fn glob_inner(mut p: &[u8], mut s: &[u8], nocase: bool, give_up: &mut bool, depth: usize) -> bool {
     if depth > 1000 {
         return false;
     }
-    let (mut pi, mut si) = (0, 0);
     let eq = |a: u8, b: u8| if nocase { a.eq_ignore_ascii_case(&b) } else { a == b };
-    while pi < p.len() {
-        match p[pi] {
+    while !p.is_empty() && !s.is_empty() {
+        match p[0] {
             b'*' => {
-                while pi + 1 < p.len() && p[pi + 1] == b'*' {
-                    pi += 1;
+                while p.len() > 1 && p[1] == b'*' {
+                    p = &p[1..];
                 }
-                if pi + 1 == p.len() {
+                if p.len() == 1 {
                     return true;
                 }
-                for k in si..=s.len() {
-                    if glob_inner(&p[pi + 1..], &s[k..], nocase, depth + 1) {
+                while !s.is_empty() {
+                    if glob_inner(&p[1..], s, nocase, give_up, depth + 1) {
                         return true;
                     }
+                    if *give_up {
+                        return false;
+                    }
+                    s = &s[1..];
                 }
+                *give_up = true;
                 return false;
             }
-            b'?' => {
-                if si >= s.len() {
-                    return false;
-                }
-                si += 1;
-            }
+            b'?' => s = &s[1..],
             b'[' => {
-                if si >= s.len() {
-                    return false;
-                }
-                pi += 1;
-                let not = pi < p.len() && p[pi] == b'^';
+                p = &p[1..];
+                let not = p.first() == Some(&b'^');
                 if not {
-                    pi += 1;
+                    p = &p[1..];
                 }
+                let c = s[0];
                 let mut matched = false;
                 loop {
-                    if pi >= p.len() {
-                        pi -= 1;
+                    if p.is_empty() {
+                        // Unterminated class: Redis treats the end as the closing bracket.
                         break;
                     }
-                    if p[pi] == b'\\' && pi + 2 < p.len() {
-                        pi += 1;
-                        if eq(p[pi], s[si]) {
-                            matched = true;
-                        }
-                    } else if p[pi] == b']' {
+                    if p[0] == b'\\' && p.len() >= 2 {
+                        p = &p[1..];
+                        matched |= eq(p[0], c);
+                    } else if p[0] == b']' {
                         break;
-                    } else if pi + 2 < p.len() && p[pi + 1] == b'-' {
-                        let (mut a, mut b) = (p[pi], p[pi + 2]);
-                        if a > b {
-                            std::mem::swap(&mut a, &mut b);
+                    } else if p.len() >= 3 && p[1] == b'-' {
+                        let (mut lo, mut hi) = (p[0], p[2]);
+                        if lo > hi {
+                            std::mem::swap(&mut lo, &mut hi);
                         }
-                        let c = s[si];
-                        let in_range = if nocase {
-                            let c = c.to_ascii_lowercase();
-                            c >= a.to_ascii_lowercase() && c <= b.to_ascii_lowercase()
+                        matched |= if nocase {
+                            let lc = c.to_ascii_lowercase();
+                            lc >= lo.to_ascii_lowercase() && lc <= hi.to_ascii_lowercase()
                         } else {
-                            c >= a && c <= b
+                            c >= lo && c <= hi
                         };
-                        if in_range {
-                            matched = true;
-                        }
-                        pi += 2;
-                    } else if eq(p[pi], s[si]) {
-                        matched = true;
+                        p = &p[2..];
+                    } else {
+                        matched |= eq(p[0], c);
                     }
-                    pi += 1;
+                    p = &p[1..];
                 }
-                if not {
-                    matched = !matched;
-                }
-                if !matched {
+                if p.is_empty() {
+                    // Keep `p` non-empty for the advance below.
+                    if matched != not {
+                        return s.len() == 1;
+                    }
                     return false;
                 }
-                si += 1;
+                if matched == not {
+                    return false;
+                }
+                s = &s[1..];
             }
-            b'\\' if pi + 1 < p.len() => {
-                pi += 1;
-                if si >= s.len() || !eq(p[pi], s[si]) {
+            b'\\' if p.len() >= 2 => {
+                p = &p[1..];
+                if !eq(p[0], s[0]) {
                     return false;
                 }
-                si += 1;
+                s = &s[1..];
             }
             c => {
-                if si >= s.len() || !eq(c, s[si]) {
+                if !eq(c, s[0]) {
                     return false;
                 }
-                si += 1;
+                s = &s[1..];
             }
         }
-        pi += 1;
-        if si >= s.len() {
-            while pi < p.len() && p[pi] == b'*' {
-                pi += 1;
+        p = &p[1..];
+        if s.is_empty() {
+            while p.first() == Some(&b'*') {
+                p = &p[1..];
             }
             break;
         }
     }
-    pi == p.len() && si == s.len()
+    p.is_empty() && s.is_empty()
 }
 
 /// The result text of INCRBYFLOAT. Redis adds in `long double` and prints `%.17Lf`
@@ -269,9 +268,20 @@ mod tests {
         assert!(glob_match(b"h[ae]llo", b"hallo", false));
         assert!(!glob_match(b"h[^e]llo", b"hello", false));
         assert!(glob_match(b"h[a-b]llo", b"hbllo", false));
-        assert!(glob_match(b"*", b"", false));
+        // As in Redis 7.2, a lone star does not match the empty string (KEYS/SCAN special-case "*").
+        assert!(!glob_match(b"*", b"", false));
         assert!(glob_match(b"a\\*b", b"a*b", false));
         assert!(!glob_match(b"a*b", b"ac", false));
         assert!(glob_match(b"HELLO", b"hello", true));
+        assert!(glob_match(b"a*", b"a", false));
+        assert!(glob_match(b"*a*", b"bab", false));
+        assert!(!glob_match(b"a?", b"a", false));
+        assert!(glob_match(b"[abc", b"a", false));
+        let hostile = "a*".repeat(30) + "b";
+        let t = std::time::Instant::now();
+        assert!(!glob_match(hostile.as_bytes(), &[b'a'; 60], false));
+        assert!(t.elapsed() < std::time::Duration::from_millis(100));
+        let deep = "*?".repeat(50000);
+        assert!(!glob_match(deep.as_bytes(), &[b'a'; 50000], false));
     }
 }

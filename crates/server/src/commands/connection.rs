@@ -3,7 +3,7 @@
 use std::sync::atomic::Ordering;
 
 use super::{err, CmdResult, Ctx, Error};
-use crate::net::client::ReplyMode;
+use crate::net::client::ReplyFlags;
 
 pub fn ping(ctx: &mut Ctx) -> CmdResult {
     match ctx.args.len() {
@@ -29,7 +29,7 @@ pub fn reset(ctx: &mut Ctx) -> CmdResult {
     ctx.client.select(0);
     ctx.out.resp3 = false;
     ctx.client.shared.resp.store(2, Ordering::Relaxed);
-    ctx.client.reply_mode = ReplyMode::On;
+    ctx.client.reply = ReplyFlags::default();
     ctx.client.no_evict = false;
     ctx.client.no_touch = false;
     ctx.client.authenticated = ctx.client.settings.requirepass.is_none();
@@ -226,7 +226,7 @@ pub fn client_kill(ctx: &mut Ctx) -> CmdResult {
         ctx.out.ok();
         return Ok(());
     }
-    let (mut id, mut addr, mut laddr, mut typ, mut user, mut skipme, mut maxage) = (None, None, None, None, None, true, None);
+    let (mut id, mut addr, mut laddr, mut typ, mut user, mut skipme) = (None, None, None, None, None, true);
     let mut i = 2;
     while i < ctx.args.len() {
         if i + 1 >= ctx.args.len() {
@@ -250,6 +250,9 @@ pub fn client_kill(ctx: &mut Ctx) -> CmdResult {
             }
             typ = Some(t);
         } else if ctx.is(i, "USER") {
+            if val != "default" {
+                return Err(format!("ERR No such user '{val}'").into());
+            }
             user = Some(val);
         } else if ctx.is(i, "SKIPME") {
             skipme = match val.to_ascii_lowercase().as_str() {
@@ -257,8 +260,6 @@ pub fn client_kill(ctx: &mut Ctx) -> CmdResult {
                 "no" => false,
                 _ => return Err(err::SYNTAX.into()),
             };
-        } else if ctx.is(i, "MAXAGE") {
-            maxage = Some(ctx.int_arg(i + 1)?);
         } else {
             return Err(err::SYNTAX.into());
         }
@@ -272,7 +273,6 @@ pub fn client_kill(ctx: &mut Ctx) -> CmdResult {
             && laddr.as_deref().is_none_or(|a| a == c.laddr)
             && typ.as_deref().is_none_or(|t| t == "normal")
             && user.as_deref().is_none_or(|u| u == "default")
-            && maxage.is_none_or(|m| c.created.elapsed().as_secs() as i64 >= m)
             && !(skipme && c.id == me);
         if matches {
             kill(ctx, c);
@@ -319,17 +319,18 @@ pub fn client_unpause(ctx: &mut Ctx) -> CmdResult {
 }
 
 pub fn client_reply(ctx: &mut Ctx) -> CmdResult {
-    if ctx.is(2, "ON") {
-        ctx.client.reply_mode = ReplyMode::On;
-        ctx.out.ok();
-    } else if ctx.is(2, "OFF") {
-        ctx.client.reply_mode = ReplyMode::Off;
-    } else if ctx.is(2, "SKIP") {
-        if ctx.client.reply_mode == ReplyMode::On {
-            ctx.client.reply_mode = ReplyMode::Skip;
+    let mode = ctx.args[2].to_ascii_uppercase();
+    let r = &mut ctx.client.reply;
+    match mode.as_slice() {
+        b"ON" => {
+            r.off = false;
+            r.skip = false;
+            ctx.out.ok();
         }
-    } else {
-        return Err(err::SYNTAX.into());
+        b"OFF" => r.off = true,
+        b"SKIP" if !r.off => r.skip_next = true,
+        b"SKIP" => {}
+        _ => return Err(err::SYNTAX.into()),
     }
     Ok(())
 }
@@ -402,8 +403,6 @@ pub fn client_help(ctx: &mut Ctx) -> CmdResult {
             "      Skip killing current connection (default: yes).",
             "    * ID <client-id>",
             "      Kill connections by client id.",
-            "    * MAXAGE <maxage>",
-            "      Kill connections older than the specified age.",
             "LIST [options ...]",
             "    Return information about client connections. Options:",
             "    * TYPE (NORMAL|MASTER|REPLICA|PUBSUB)",

@@ -19,7 +19,7 @@ pub fn del(ctx: &mut Ctx) -> CmdResult {
 pub fn exists(ctx: &mut Ctx) -> CmdResult {
     let mut n = 0;
     for &key in &ctx.args[1..] {
-        if ctx.lookup_read(key).is_some() {
+        if ctx.lookup_notouch(key).is_some() {
             n += 1;
         }
     }
@@ -29,7 +29,7 @@ pub fn exists(ctx: &mut Ctx) -> CmdResult {
 
 pub fn type_(ctx: &mut Ctx) -> CmdResult {
     let key = ctx.args[1];
-    let t = ctx.lookup_read(key).map(|e| e.value.type_name()).unwrap_or("none");
+    let t = ctx.lookup_notouch(key).map(|e| e.value.type_name()).unwrap_or("none");
     ctx.out.simple(t.as_bytes());
     Ok(())
 }
@@ -96,7 +96,8 @@ pub fn scan(ctx: &mut Ctx) -> CmdResult {
             return Err(err::SYNTAX.into());
         }
         if ctx.is(i, "MATCH") {
-            pattern = Some(ctx.args[i + 1]);
+            // "*" matches everything, the empty key included, as in Redis.
+            pattern = if ctx.args[i + 1] == b"*" { None } else { Some(ctx.args[i + 1]) };
         } else if ctx.is(i, "COUNT") {
             let c = ctx.int_arg(i + 1)?;
             if c < 1 {
@@ -421,7 +422,7 @@ pub fn pexpireat(ctx: &mut Ctx) -> CmdResult {
 fn ttl_generic(ctx: &mut Ctx, ms: bool, absolute: bool) -> CmdResult {
     let key = ctx.args[1];
     let now = ctx.now;
-    let reply = match ctx.lookup_read(key) {
+    let reply = match ctx.lookup_notouch(key) {
         None => -2,
         Some(e) if e.expire_at == 0 => -1,
         Some(e) => {
@@ -481,9 +482,9 @@ fn lfu_policy(ctx: &Ctx) -> bool {
 
 pub fn object_encoding(ctx: &mut Ctx) -> CmdResult {
     let key = ctx.args[2];
-    match ctx.lookup(key) {
+    match ctx.lookup_notouch(key) {
         Some(e) => {
-            let enc = e.value.encoding();
+            let enc = e.value.encoding(e.enc);
             ctx.out.bulk(enc.as_bytes());
         }
         None => ctx.out.null(),
@@ -496,7 +497,7 @@ pub fn object_freq(ctx: &mut Ctx) -> CmdResult {
         return Err("ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.".into());
     }
     let key = ctx.args[2];
-    match ctx.lookup(key) {
+    match ctx.lookup_notouch(key) {
         Some(_) => ctx.out.int(0),
         None => ctx.out.null(),
     }
@@ -509,10 +510,7 @@ pub fn object_idletime(ctx: &mut Ctx) -> CmdResult {
     }
     let key = ctx.args[2];
     let clock = ctx.srv.lru_clock();
-    // Reading the idle time must not reset it, so look the key up without touching.
-    let touch = std::mem::replace(&mut ctx.client.no_touch, true);
-    let idle = ctx.lookup(key).map(|e| clock.saturating_sub(e.lru));
-    ctx.client.no_touch = touch;
+    let idle = ctx.lookup_notouch(key).map(|e| clock.saturating_sub(e.lru));
     match idle {
         Some(i) => ctx.out.int(i as i64),
         None => ctx.out.null(),
@@ -525,7 +523,7 @@ pub fn object_refcount(ctx: &mut Ctx) -> CmdResult {
     let shared_int = |v: &Value| match v {
         Value::Str(b) => crate::util::parse_canonical_i64(b).is_some_and(|n| (0..10000).contains(&n)),
     };
-    match ctx.lookup(key) {
+    match ctx.lookup_notouch(key) {
         // Redis shares the integers 0..9999 and reports them as immortal.
         Some(e) if shared_int(&e.value) => ctx.out.int(i32::MAX as i64),
         Some(_) => ctx.out.int(1),

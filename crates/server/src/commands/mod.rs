@@ -8,6 +8,7 @@
 pub mod bitfield;
 pub mod bitmaps;
 pub mod connection;
+pub mod functions;
 pub mod keys;
 pub mod server;
 pub mod strings;
@@ -142,6 +143,24 @@ impl<'a> Ctx<'a> {
         self.store_in(self.client.db, key, value, expire_at)
     }
 
+    /// Stores a string produced other than by a plain SET (see `value::enc`).
+    pub fn store_hinted(&mut self, key: &[u8], value: Value, expire_at: u64, hint: u8) {
+        self.store(key, value, expire_at);
+        let hash = hash_key(key);
+        let slot = Slot { db: self.client.db as u32, shard: crate::keyspace::shard_of(hash) as u32 };
+        if let Some(e) = self.keys.shard_mut(slot).get_mut(hash, key) {
+            e.enc = hint;
+        }
+    }
+
+    /// Finds a live key without updating its access clock (TTL, TYPE, EXISTS and
+    /// OBJECT must not make a key look recently used); counts hits and misses.
+    pub fn lookup_notouch(&mut self, key: &[u8]) -> Option<&mut Entry> {
+        let r = lookup_live(&mut self.keys, self.srv, false, self.now, self.client.db, key);
+        self.srv.stats.keyspace(r.is_some());
+        r
+    }
+
     pub fn store_in(&mut self, db: usize, key: &[u8], value: Value, expire_at: u64) {
         let hash = hash_key(key);
         let slot = Slot { db: db as u32, shard: crate::keyspace::shard_of(hash) as u32 };
@@ -228,6 +247,7 @@ pub fn execute(srv: &Server, client: &mut Client, out: &mut ReplyBuf, args: &[&[
             return;
         }
     };
+    client.shared.last_cmd.store(table::registry().id(def) + 1, std::sync::atomic::Ordering::Relaxed);
     if !arity_ok(def.arity, args.len()) {
         let e = format!("ERR wrong number of arguments for '{}' command", def.full_name());
         srv.stats.rejected(def);
@@ -289,6 +309,10 @@ fn resolve_subcommand(def: &'static CommandDef, args: &[&[u8]]) -> Result<&'stat
         return Ok(def);
     }
     let Some(sub) = args.get(1) else {
+        // A container that also runs bare (COMMAND) accepts one argument.
+        if arity_ok(def.arity, 1) {
+            return Ok(def);
+        }
         return Err(format!("ERR wrong number of arguments for '{}' command", def.name));
     };
     def.subcommands.iter().find(|s| s.sub_name().as_bytes().eq_ignore_ascii_case(sub)).ok_or_else(|| {

@@ -24,7 +24,10 @@ pub fn lastsave(ctx: &mut Ctx) -> CmdResult {
 }
 
 pub fn monitor(ctx: &mut Ctx) -> CmdResult {
-    ctx.client.become_monitor = true;
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    ctx.srv.add_monitor(tx);
+    ctx.client.shared.monitor.store(true, Ordering::Relaxed);
+    ctx.client.feed = Some(rx);
     ctx.out.ok();
     Ok(())
 }
@@ -292,15 +295,13 @@ pub fn config_get(ctx: &mut Ctx) -> CmdResult {
 
 pub fn config_set(ctx: &mut Ctx) -> CmdResult {
     if !ctx.args.len().is_multiple_of(2) {
-        return Err("ERR wrong number of arguments for 'config|set' command".into());
+        return Err("ERR syntax error".into());
     }
     let owned: Vec<(String, String)> =
         ctx.args[2..].chunks(2).map(|p| (String::from_utf8_lossy(p[0]).into_owned(), String::from_utf8_lossy(p[1]).into_owned())).collect();
     let pairs: Vec<(&str, &str)> = owned.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
-    ctx.srv
-        .config
-        .set_many(&pairs, false)
-        .map_err(|(name, why)| Error::from(format!("ERR CONFIG SET failed (possibly related to argument '{name}') - {why}")))?;
+    let local = ctx.client.shared.addr.starts_with("127.") || ctx.client.shared.addr.starts_with("[::1]");
+    ctx.srv.config.set_many_from(&pairs, false, local).map_err(|(name, why)| Error::from(crate::config::set_error_reply(&name, &why)))?;
     let s = ctx.srv.config.settings();
     {
         let mut log = ctx.srv.slowlog.lock();
@@ -982,6 +983,8 @@ pub fn debug(ctx: &mut Ctx) -> CmdResult {
                     "    Create <count> string keys named key:<num>.",
                     "PROTOCOL <type>",
                     "    Reply with a test value of the specified type.",
+                    "REPL-STREAM [<bytes>]",
+                    "    Return the last <bytes> (default 4096) of the write stream.",
                     "SET-ACTIVE-EXPIRE <0|1>",
                     "    Setting it to 0 disables expiring keys in background.",
                     "SLEEP <seconds>",
@@ -1004,6 +1007,13 @@ pub fn debug(ctx: &mut Ctx) -> CmdResult {
             tracing::warn!("DEBUG LOG: {}", ctx.arg_str(2));
             ctx.out.ok();
         }
+        b"repl-stream" if n <= 3 => {
+            // The tail of the write stream (ferrokv-specific): lets tests and operators
+            // see the exact effects that AOF and replicas receive.
+            let bytes = if n == 3 { ctx.int_arg(2)?.max(0) as usize } else { 4096 };
+            let tail = ctx.srv.journal.tail(bytes);
+            ctx.out.bulk(&tail);
+        }
         b"change-repl-id" => {
             *ctx.srv.replid.lock() = crate::server::random_hex(40);
             ctx.out.ok();
@@ -1012,7 +1022,7 @@ pub fn debug(ctx: &mut Ctx) -> CmdResult {
             let key = ctx.args[2];
             let clock = ctx.srv.lru_clock();
             let Some(e) = ctx.lookup(key) else { return Err(err::NO_KEY.into()) };
-            let enc = e.value.encoding();
+            let enc = e.value.encoding(e.enc);
             let len = match &e.value {
                 Value::Str(b) => b.len(),
             };

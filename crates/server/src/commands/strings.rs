@@ -1,6 +1,7 @@
 //! String commands: GET/SET and friends, counters, ranges and LCS.
 
 use super::{err, expire_at_from, CmdResult, Ctx, Error};
+use crate::keyspace::value::enc;
 use crate::keyspace::{Blob, Value};
 use crate::util::{incrbyfloat_text, parse_canonical_i64, parse_f64};
 
@@ -264,18 +265,20 @@ fn check_size(ctx: &Ctx, total: u64) -> CmdResult {
 
 pub fn append(ctx: &mut Ctx) -> CmdResult {
     let (key, add) = (ctx.args[1], ctx.args[2]);
-    let (mut v, ttl) = match ctx.lookup(key) {
+    let (mut v, ttl, existed) = match ctx.lookup(key) {
         Some(e) => match &e.value {
-            Value::Str(b) => (b.to_vec(), e.expire_at),
+            Value::Str(b) => (b.to_vec(), e.expire_at, true),
             #[allow(unreachable_patterns)]
             _ => return Err(err::WRONGTYPE.into()),
         },
-        None => (Vec::new(), 0),
+        None => (Vec::new(), 0, false),
     };
     check_size(ctx, v.len() as u64 + add.len() as u64)?;
     v.extend_from_slice(add);
     let len = v.len();
-    ctx.store(key, Value::Str(Blob::from_vec(v)), ttl);
+    // A new key is stored like SET would; appending edits the string in place (raw).
+    let hint = if existed { enc::RAW } else { enc::AUTO };
+    ctx.store_hinted(key, Value::Str(Blob::from_vec(v)), ttl, hint);
     ctx.propagate_as_is();
     ctx.out.int(len as i64);
     Ok(())
@@ -354,7 +357,7 @@ pub fn incrbyfloat(ctx: &mut Ctx) -> CmdResult {
         return Err("ERR increment would produce NaN or Infinity".into());
     }
     let s = incrbyfloat_text(&cur_text, ctx.args[2], new);
-    ctx.store(key, Value::Str(Blob::new(s.as_bytes())), ttl);
+    ctx.store_hinted(key, Value::Str(Blob::new(s.as_bytes())), ttl, enc::NOT_INT);
     // The effect is the resulting value, so replicas never redo float arithmetic.
     ctx.propagate(&[b"SET", key, s.as_bytes(), b"KEEPTTL"]);
     ctx.out.bulk(s.as_bytes());
@@ -411,7 +414,7 @@ pub fn setrange(ctx: &mut Ctx) -> CmdResult {
     }
     v[off as usize..end].copy_from_slice(val);
     let len = v.len();
-    ctx.store(key, Value::Str(Blob::from_vec(v)), ttl);
+    ctx.store_hinted(key, Value::Str(Blob::from_vec(v)), ttl, enc::RAW);
     ctx.propagate_as_is();
     ctx.out.int(len as i64);
     Ok(())

@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 use std::sync::OnceLock;
 
-use super::{bitmaps, connection, keys, server, strings, Error, Handler};
+use super::{bitmaps, connection, functions, keys, server, strings, Error, Handler};
 use crate::keyspace::Slot;
 
 pub const WRITE: u32 = 1;
@@ -128,6 +128,7 @@ impl CommandDef {
             "bitmap" => v.push("@bitmap"),
             "generic" => v.push("@keyspace"),
             "connection" => v.push("@connection"),
+            "scripting" => v.push("@scripting"),
             _ => {}
         }
         if self.flags & ADMIN != 0 {
@@ -264,6 +265,8 @@ pub static COMMANDS: &[CommandDef] = &[
     cmd("command", "server", -1, LOADING | STALE, NK, server::command).subs(COMMAND_SUBS).acl(&["@connection"]).doc("2.8.13", "O(N) where N is the total number of Redis commands", "Returns detailed information about all commands."),
     cmd("slowlog", "server", -2, 0, NK, container).subs(SLOWLOG_SUBS).doc("2.2.12", "Depends on subcommand.", "A container for slow log commands."),
     cmd("latency", "server", -2, 0, NK, container).subs(LATENCY_SUBS).doc("2.8.13", "Depends on subcommand.", "A container for latency diagnostics commands."),
+    cmd("function", "scripting", -2, 0, NK, container).subs(FUNCTION_SUBS).doc("7.0.0", "Depends on subcommand.", "A container for function commands."),
+    cmd("sync", "server", 1, ADMIN | NOSCRIPT | NO_MULTI, NK, crate::replication::sync).lock(Lock::All).doc("1.0.0", "", "An internal command used in replication."),
     cmd("memory", "server", -2, 0, NK, container).subs(MEMORY_SUBS).doc("4.0.0", "Depends on subcommand.", "A container for memory diagnostics commands."),
 ];
 
@@ -475,6 +478,29 @@ static LATENCY_SUBS: &[CommandDef] = &[
     cmd("latency|graph", "server", 3, CA, NK, server::latency_graph).doc("2.8.13", "O(1)", "Returns a latency graph for an event."),
     cmd("latency|help", "server", 2, LOADING | STALE, NK, server::latency_help).doc(
         "2.8.13",
+        "O(1)",
+        "Returns helpful text about the different subcommands.",
+    ),
+];
+
+static FUNCTION_SUBS: &[CommandDef] = &[
+    cmd("function|flush", "scripting", -2, WRITE | NOSCRIPT, NK, functions::flush).doc(
+        "7.0.0",
+        "O(N) where N is the number of functions deleted",
+        "Deletes all libraries and functions.",
+    ),
+    cmd("function|list", "scripting", -2, NOSCRIPT, NK, functions::list).doc(
+        "7.0.0",
+        "O(N) where N is the number of functions",
+        "Returns information about all libraries.",
+    ),
+    cmd("function|stats", "scripting", 2, NOSCRIPT | ALLOW_BUSY, NK, functions::stats).doc(
+        "7.0.0",
+        "O(1)",
+        "Returns information about a function during execution.",
+    ),
+    cmd("function|help", "scripting", 2, LOADING | STALE, NK, functions::help).doc(
+        "7.0.0",
         "O(1)",
         "Returns helpful text about the different subcommands.",
     ),

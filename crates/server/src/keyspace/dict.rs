@@ -17,6 +17,8 @@ pub struct Entry {
     pub expire_at: u64,
     /// Seconds-resolution LRU clock of the last access (OBJECT IDLETIME).
     pub lru: u32,
+    /// Encoding hint for OBJECT ENCODING (see `value::Enc`); fits in padding.
+    pub enc: u8,
 }
 
 struct Node {
@@ -233,7 +235,7 @@ mod tests {
     }
 
     fn entry(k: &str) -> Entry {
-        Entry { key: Blob::new(k.as_bytes()), value: Value::Str(Blob::new(b"v")), expire_at: 0, lru: 0 }
+        Entry { key: Blob::new(k.as_bytes()), value: Value::Str(Blob::new(b"v")), expire_at: 0, lru: 0, enc: 0 }
     }
 
     #[test]

@@ -62,11 +62,12 @@ impl Shard {
             e.value = value;
             e.expire_at = expire_at;
             e.lru = lru;
+            e.enc = 0;
             self.volatile = self.volatile + (expire_at != 0) as usize - was as usize;
             return;
         }
         self.volatile += (expire_at != 0) as usize;
-        self.dict.insert_new(hash, Entry { key: Blob::new(key), value, expire_at, lru }, hash_key);
+        self.dict.insert_new(hash, Entry { key: Blob::new(key), value, expire_at, lru, enc: 0 }, hash_key);
     }
 
     pub fn remove(&mut self, hash: u64, key: &[u8]) -> Option<Entry> {

@@ -3,6 +3,15 @@
 
 use super::blob::Blob;
 
+/// How a string value was produced, which decides what OBJECT ENCODING reports:
+/// Redis integer-encodes what SET stores but keeps values edited in place (APPEND,
+/// SETRANGE, SETBIT) `raw`, and INCRBYFLOAT results as plain strings.
+pub mod enc {
+    pub const AUTO: u8 = 0;
+    pub const RAW: u8 = 1;
+    pub const NOT_INT: u8 = 2;
+}
+
 #[derive(Clone, Debug)]
 pub enum Value {
     Str(Blob),
@@ -18,10 +27,11 @@ impl Value {
 
     /// The encoding OBJECT ENCODING reports, following Redis's rules for strings:
     /// `int` for a canonical 64-bit integer, `embstr` up to 44 bytes, `raw` above.
-    pub fn encoding(&self) -> &'static str {
+    pub fn encoding(&self, hint: u8) -> &'static str {
         match self {
+            Value::Str(_) if hint == enc::RAW => "raw",
             Value::Str(b) => {
-                if b.len() <= 20 && crate::util::parse_canonical_i64(b).is_some() {
+                if hint == enc::AUTO && b.len() <= 20 && crate::util::parse_canonical_i64(b).is_some() {
                     "int"
                 } else if b.len() <= 44 {
                     "embstr"

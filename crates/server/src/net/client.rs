@@ -93,12 +93,13 @@ impl ClientShared {
     }
 }
 
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub enum ReplyMode {
-    On,
-    Off,
-    /// Skip the reply of the next command only.
-    Skip,
+/// CLIENT REPLY state, with Redis's three flags: OFF, SKIP (this command's reply is
+/// dropped) and SKIP_NEXT (set by CLIENT REPLY SKIP, becomes SKIP for the next command).
+#[derive(Clone, Copy, Default, Debug)]
+pub struct ReplyFlags {
+    pub off: bool,
+    pub skip: bool,
+    pub skip_next: bool,
 }
 
 pub struct Client {
@@ -107,10 +108,11 @@ pub struct Client {
     pub authenticated: bool,
     pub no_touch: bool,
     pub no_evict: bool,
-    pub reply_mode: ReplyMode,
+    pub reply: ReplyFlags,
     pub close_after_reply: bool,
-    /// Set by MONITOR: the connection starts forwarding the feed after this reply.
-    pub become_monitor: bool,
+    /// Set by MONITOR and SYNC: after this reply the connection forwards what arrives
+    /// here (the monitor feed, the write stream) to the client.
+    pub feed: Option<tokio::sync::mpsc::UnboundedReceiver<bytes::Bytes>>,
     pub settings: Arc<Settings>,
     pub settings_version: u64,
 }
@@ -124,9 +126,9 @@ impl Client {
             authenticated,
             no_touch: false,
             no_evict: false,
-            reply_mode: ReplyMode::On,
+            reply: ReplyFlags::default(),
             close_after_reply: false,
-            become_monitor: false,
+            feed: None,
             settings,
             settings_version: version,
         }

@@ -12,8 +12,9 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 
-use super::client::{Client, ClientShared, ReplyMode};
+use super::client::{Client, ClientShared};
 use crate::commands::{self, table};
+
 use crate::server::Server;
 
 const READ_CHUNK: usize = 16 * 1024;
@@ -113,6 +114,7 @@ async fn run(srv: &Server, client: &mut Client, mut stream: TcpStream) -> std::i
                     flush(&mut stream, &mut out, srv).await?;
                     wait_unpaused(srv).await;
                 }
+                shared.qbuf.store(buf.len(), Ordering::Relaxed);
                 run_one(srv, client, &mut out, args);
             }
             buf.advance(consumed);
@@ -122,11 +124,7 @@ async fn run(srv: &Server, client: &mut Client, mut stream: TcpStream) -> std::i
             }
         }
         flush(&mut stream, &mut out, srv).await?;
-        if client.become_monitor {
-            client.become_monitor = false;
-            let (tx, rx) = mpsc::unbounded_channel();
-            srv.add_monitor(tx);
-            shared.monitor.store(true, Ordering::Relaxed);
+        if let Some(rx) = client.feed.take() {
             monitor_rx = Some(rx);
         }
         if close {
@@ -141,25 +139,13 @@ async fn run(srv: &Server, client: &mut Client, mut stream: TcpStream) -> std::i
 /// Runs one command, honouring CLIENT REPLY OFF/SKIP by discarding its reply bytes.
 fn run_one(srv: &Server, client: &mut Client, out: &mut ReplyBuf, args: &[&[u8]]) {
     let mark = out.buf.len();
-    let mode = client.reply_mode;
     commands::execute(srv, client, out, args);
-    let shared = &client.shared;
-    shared.last_interaction.store(crate::util::now_ms(), Ordering::Relaxed);
-    if let Some(def) = table::lookup(args[0]) {
-        shared.last_cmd.store(table::registry().id(def) + 1, Ordering::Relaxed);
+    client.shared.last_interaction.store(crate::util::now_ms(), Ordering::Relaxed);
+    let r = &mut client.reply;
+    if r.off || r.skip {
+        out.buf.truncate(mark);
     }
-    match mode {
-        ReplyMode::On => {}
-        // CLIENT REPLY ON itself is answered even though replies were off.
-        ReplyMode::Off if client.reply_mode == ReplyMode::On => {}
-        ReplyMode::Off => out.buf.truncate(mark),
-        ReplyMode::Skip => {
-            out.buf.truncate(mark);
-            if client.reply_mode == ReplyMode::Skip {
-                client.reply_mode = ReplyMode::On;
-            }
-        }
-    }
+    r.skip = std::mem::take(&mut r.skip_next);
 }
 
 async fn flush(stream: &mut TcpStream, out: &mut ReplyBuf, srv: &Server) -> std::io::Result<()> {
