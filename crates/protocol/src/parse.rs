@@ -125,8 +125,23 @@ fn read_line_int(buf: &[u8], start: usize, too_big: &'static str) -> Result<Opti
     Ok(Some((parse_i64(&buf[start..end]), end + 2)))
 }
 
+/// Parses a header integer (`*3`, `$-1`): an optional minus and the digits.
 fn parse_i64(s: &[u8]) -> Option<i64> {
-    std::str::from_utf8(s).ok()?.parse().ok()
+    let (neg, digits) = match s.first()? {
+        b'-' => (true, &s[1..]),
+        _ => (false, s),
+    };
+    if digits.is_empty() || digits.len() > 18 {
+        return if digits.len() > 18 { std::str::from_utf8(s).ok()?.parse().ok() } else { None };
+    }
+    let mut v: i64 = 0;
+    for &c in digits {
+        if !c.is_ascii_digit() {
+            return None;
+        }
+        v = v * 10 + (c - b'0') as i64;
+    }
+    Some(if neg { -v } else { v })
 }
 
 fn parse_inline(buf: &[u8], owned: &mut Vec<Vec<u8>>) -> Result<Option<(usize, bool)>, ProtocolError> {

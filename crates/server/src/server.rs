@@ -43,6 +43,7 @@ pub struct Server {
     pub shutdown: Notify,
     pub shutting_down: AtomicBool,
     pub port: AtomicU64,
+    lru: std::sync::atomic::AtomicU32,
     /// Commands-per-second samples taken by the cron (instantaneous_ops_per_sec).
     ops_samples: Mutex<OpsSamples>,
 }
@@ -104,13 +105,19 @@ impl Server {
             shutdown: Notify::new(),
             shutting_down: AtomicBool::new(false),
             port: AtomicU64::new(0),
+            lru: std::sync::atomic::AtomicU32::new(0),
             ops_samples: Mutex::new(OpsSamples::default()),
         })
     }
 
-    /// The LRU clock in seconds since start (OBJECT IDLETIME resolution).
+    /// The LRU clock in seconds since start (OBJECT IDLETIME resolution); the cron
+    /// advances it so commands never read the system clock for it.
     pub fn lru_clock(&self) -> u32 {
-        self.start.elapsed().as_secs() as u32
+        self.lru.load(Ordering::Relaxed)
+    }
+
+    pub fn tick_lru_clock(&self) {
+        self.lru.store(self.start.elapsed().as_secs() as u32, Ordering::Relaxed);
     }
 
     pub fn propagate(&self, db: usize, args: &[&[u8]]) {

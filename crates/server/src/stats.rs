@@ -8,8 +8,6 @@ use std::time::Duration;
 
 use parking_lot::Mutex;
 
-use crate::commands::table::{registry, CommandDef};
-
 const STRIPES: usize = 16;
 
 #[repr(align(64))]
@@ -116,9 +114,9 @@ impl Stats {
         }
     }
 
-    pub fn called(&self, def: &CommandDef, took: Duration, failed: bool) {
+    pub fn called(&self, id: usize, took: Duration, failed: bool) {
         self.commands.add(1);
-        let s = &self.per_cmd[stripe()][registry().id(def)];
+        let s = &self.per_cmd[stripe()][id];
         s.calls.fetch_add(1, Ordering::Relaxed);
         s.usec.fetch_add(took.as_micros() as u64, Ordering::Relaxed);
         if failed {
@@ -126,9 +124,9 @@ impl Stats {
         }
     }
 
-    pub fn rejected(&self, def: &CommandDef) {
+    pub fn rejected(&self, id: usize) {
         self.commands.add(1);
-        self.per_cmd[stripe()][registry().id(def)].rejected.fetch_add(1, Ordering::Relaxed);
+        self.per_cmd[stripe()][id].rejected.fetch_add(1, Ordering::Relaxed);
     }
 
     /// (calls, usec, rejected, failed) summed over stripes.

@@ -230,33 +230,37 @@ pub fn expire_at_from(ctx: &Ctx, arg: &[u8], unit_ms: bool, absolute: bool, cmd:
     }
 }
 
-/// Runs one command for a client. Replies go to `out`.
-pub fn execute(srv: &Server, client: &mut Client, out: &mut ReplyBuf, args: &[&[u8]]) {
-    let Some(def) = table::lookup(args[0]) else {
+/// Runs one command for a client. Replies go to `out`; `now` is the unix time in ms
+/// the connection read this batch at (Redis also caches time around a command).
+pub fn execute(srv: &Server, client: &mut Client, out: &mut ReplyBuf, args: &[&[u8]], now: u64) {
+    let cached = client.last_command.filter(|(d, _)| d.name.as_bytes().eq_ignore_ascii_case(args[0]));
+    let Some((def, id)) = cached.or_else(|| table::lookup_id(args[0])) else {
         let e = unknown_command(args);
         srv.stats.error(&e);
         out.error(&e);
         return;
     };
-    let def = match resolve_subcommand(def, args) {
-        Ok(d) => d,
+    client.last_command = Some((def, id));
+    let (def, id) = match resolve_subcommand(def, args) {
+        Ok(Some(i)) => (&def.subcommands[i], id + 1 + i),
+        Ok(None) => (def, id),
         Err(e) => {
-            srv.stats.rejected(def);
+            srv.stats.rejected(id);
             srv.stats.error(&e);
             out.error(&e);
             return;
         }
     };
-    client.shared.last_cmd.store(table::registry().id(def) + 1, std::sync::atomic::Ordering::Relaxed);
+    client.shared.last_cmd.store(id + 1, std::sync::atomic::Ordering::Relaxed);
     if !arity_ok(def.arity, args.len()) {
         let e = format!("ERR wrong number of arguments for '{}' command", def.full_name());
-        srv.stats.rejected(def);
+        srv.stats.rejected(id);
         srv.stats.error(&e);
         out.error(&e);
         return;
     }
     if !client.authenticated && def.flags & table::NO_AUTH == 0 {
-        srv.stats.rejected(def);
+        srv.stats.rejected(id);
         srv.stats.error(err::NOAUTH);
         out.error(err::NOAUTH);
         return;
@@ -273,7 +277,7 @@ pub fn execute(srv: &Server, client: &mut Client, out: &mut ReplyBuf, args: &[&[
         }
     };
     let start = Instant::now();
-    let mut ctx = Ctx { srv, client, out, args, keys, now: crate::util::now_ms(), cmd: def };
+    let mut ctx = Ctx { srv, client, out, args, keys, now, cmd: def };
     let res = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| (def.handler)(&mut ctx)));
     let Ctx { client, out, keys, .. } = ctx;
     drop(keys);
@@ -292,7 +296,7 @@ pub fn execute(srv: &Server, client: &mut Client, out: &mut ReplyBuf, args: &[&[
         }
     };
     let elapsed = start.elapsed();
-    srv.stats.called(def, elapsed, failed);
+    srv.stats.called(id, elapsed, failed);
     srv.after_command(client, def, args, elapsed);
 }
 
@@ -304,18 +308,19 @@ fn arity_ok(arity: i32, n: usize) -> bool {
     }
 }
 
-fn resolve_subcommand(def: &'static CommandDef, args: &[&[u8]]) -> Result<&'static CommandDef, String> {
+/// The index of the subcommand `args[1]` names, `None` for a plain command.
+fn resolve_subcommand(def: &'static CommandDef, args: &[&[u8]]) -> Result<Option<usize>, String> {
     if def.subcommands.is_empty() {
-        return Ok(def);
+        return Ok(None);
     }
     let Some(sub) = args.get(1) else {
         // A container that also runs bare (COMMAND) accepts one argument.
         if arity_ok(def.arity, 1) {
-            return Ok(def);
+            return Ok(None);
         }
         return Err(format!("ERR wrong number of arguments for '{}' command", def.name));
     };
-    def.subcommands.iter().find(|s| s.sub_name().as_bytes().eq_ignore_ascii_case(sub)).ok_or_else(|| {
+    def.subcommands.iter().position(|s| s.sub_name().as_bytes().eq_ignore_ascii_case(sub)).map(Some).ok_or_else(|| {
         format!("ERR unknown subcommand '{}'. Try {} HELP.", truncate(&String::from_utf8_lossy(sub), 128), def.name.to_ascii_uppercase())
     })
 }
@@ -355,13 +360,8 @@ fn lock_plan<'s>(srv: &'s Server, def: &CommandDef, db: usize, args: &[&[u8]]) -
                 return Ok(Locked::empty());
             }
             let last = if last < 0 { args.len() as i32 + last } else { last };
-            let mut slots = Vec::new();
-            let mut i = first;
-            while i <= last && (i as usize) < args.len() {
-                slots.push(Keyspace::slot(db, args[i as usize]));
-                i += step.max(1);
-            }
-            ks.lock(slots)
+            let (first, last) = (first as usize, (last.max(0) as usize).min(args.len() - 1));
+            ks.lock((first..=last).step_by(step.max(1) as usize).map(|i| Keyspace::slot(db, args[i])))
         }
     })
 }

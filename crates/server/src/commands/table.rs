@@ -3,7 +3,6 @@
 //! (INFO/DOCS/LIST/COUNT/GETKEYS) and statistics all read it; adding a command means a
 //! handler in its family file plus one line here.
 
-use std::collections::HashMap;
 use std::sync::OnceLock;
 
 use super::{bitmaps, connection, functions, keys, server, strings, Error, Handler};
@@ -531,38 +530,36 @@ static MEMORY_SUBS: &[CommandDef] = &[
     ),
 ];
 
-/// Every command and subcommand, numbered; statistics are kept per number.
+/// Every command and subcommand, numbered; statistics are kept per number. A
+/// container's subcommands follow it, so subcommand `i` of command `id` is `id + 1 + i`.
 pub struct Registry {
-    by_name: HashMap<Vec<u8>, &'static CommandDef>,
+    by_name: hashbrown::HashMap<&'static [u8], usize>,
     pub all: Vec<&'static CommandDef>,
-    ids: HashMap<usize, usize>,
 }
 
 pub fn registry() -> &'static Registry {
     static R: OnceLock<Registry> = OnceLock::new();
     R.get_or_init(|| {
-        let mut by_name = HashMap::new();
+        let mut by_name = hashbrown::HashMap::new();
         let mut all = Vec::new();
         for c in COMMANDS {
-            by_name.insert(c.name.as_bytes().to_vec(), c);
+            by_name.insert(c.name.as_bytes(), all.len());
             all.push(c);
-            for s in c.subcommands {
-                all.push(s);
-            }
+            all.extend(c.subcommands.iter());
         }
-        let ids = all.iter().enumerate().map(|(i, c)| (*c as *const CommandDef as usize, i)).collect();
-        Registry { by_name, all, ids }
+        Registry { by_name, all }
     })
 }
 
 impl Registry {
+    /// The number of a command definition (a linear search: for rare paths only).
     pub fn id(&self, def: &CommandDef) -> usize {
-        self.ids[&(def as *const CommandDef as usize)]
+        self.all.iter().position(|d| std::ptr::eq(*d, def)).expect("registered command")
     }
 }
 
-/// Case-insensitive lookup of a top-level command.
-pub fn lookup(name: &[u8]) -> Option<&'static CommandDef> {
+/// Case-insensitive lookup of a top-level command and its number.
+pub fn lookup_id(name: &[u8]) -> Option<(&'static CommandDef, usize)> {
     if name.len() > 32 {
         return None;
     }
@@ -570,5 +567,10 @@ pub fn lookup(name: &[u8]) -> Option<&'static CommandDef> {
     let lower = &mut buf[..name.len()];
     lower.copy_from_slice(name);
     lower.make_ascii_lowercase();
-    registry().by_name.get(&lower[..]).copied()
+    let r = registry();
+    r.by_name.get(&lower[..]).map(|&id| (r.all[id], id))
+}
+
+pub fn lookup(name: &[u8]) -> Option<&'static CommandDef> {
+    lookup_id(name).map(|(d, _)| d)
 }

@@ -16,10 +16,11 @@ use std::sync::OnceLock;
 pub use blob::Blob;
 pub use dict::{Dict, Entry};
 use parking_lot::{Mutex, MutexGuard};
+use smallvec::SmallVec;
 pub use value::Value;
 
 /// Shards per database. A power of two, several per core on the machines we target.
-pub const SHARDS: usize = 64;
+pub const SHARDS: usize = 1024;
 const SHARD_BITS: u32 = SHARDS.trailing_zeros();
 
 static HASHER: OnceLock<foldhash::fast::FixedState> = OnceLock::new();
@@ -121,7 +122,8 @@ impl Keyspace {
     }
 
     /// Locks the given slots (deduplicated, in order) and returns the set.
-    pub fn lock(&self, mut slots: Vec<Slot>) -> Locked<'_> {
+    pub fn lock(&self, slots: impl IntoIterator<Item = Slot>) -> Locked<'_> {
+        let mut slots: SmallVec<[Slot; 4]> = slots.into_iter().collect();
         slots.sort_unstable();
         slots.dedup();
         let guards = slots.into_iter().map(|s| (s, self.dbs[s.db as usize][s.shard as usize].lock())).collect();
@@ -129,7 +131,7 @@ impl Keyspace {
     }
 
     pub fn lock_db(&self, db: usize) -> Locked<'_> {
-        self.lock((0..SHARDS as u32).map(|shard| Slot { db: db as u32, shard }).collect())
+        self.lock((0..SHARDS as u32).map(|shard| Slot { db: db as u32, shard }))
     }
 
     pub fn lock_all(&self) -> Locked<'_> {
@@ -151,12 +153,13 @@ impl Keyspace {
 /// A set of locked shards. Access to a key whose shard is not in the set is a bug in
 /// the command's lock plan and panics (the connection reports it as an error).
 pub struct Locked<'a> {
-    guards: Vec<(Slot, MutexGuard<'a, Shard>)>,
+    /// Most commands touch one to four shards: no allocation for them.
+    guards: SmallVec<[(Slot, MutexGuard<'a, Shard>); 4]>,
 }
 
 impl<'a> Locked<'a> {
     pub fn empty() -> Locked<'a> {
-        Locked { guards: Vec::new() }
+        Locked { guards: SmallVec::new() }
     }
 
     pub fn is_empty(&self) -> bool {

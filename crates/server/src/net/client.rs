@@ -115,6 +115,9 @@ pub struct Client {
     pub feed: Option<tokio::sync::mpsc::UnboundedReceiver<bytes::Bytes>>,
     pub settings: Arc<Settings>,
     pub settings_version: u64,
+    /// The last top-level command run and its number: pipelines mostly repeat one
+    /// command, and a name comparison is cheaper than a table lookup.
+    pub last_command: Option<(&'static crate::commands::CommandDef, usize)>,
 }
 
 impl Client {
@@ -131,6 +134,7 @@ impl Client {
             feed: None,
             settings,
             settings_version: version,
+            last_command: None,
         }
     }
 

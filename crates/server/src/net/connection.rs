@@ -73,6 +73,8 @@ async fn run(srv: &Server, client: &mut Client, mut stream: TcpStream) -> std::i
         }
         // Parse and run every complete command in the buffer.
         let mut close = false;
+        let now = crate::util::now_ms();
+        shared.last_interaction.store(now, Ordering::Relaxed);
         loop {
             if client.settings_version != srv.config.version() {
                 client.settings = srv.config.settings();
@@ -115,7 +117,7 @@ async fn run(srv: &Server, client: &mut Client, mut stream: TcpStream) -> std::i
                     wait_unpaused(srv).await;
                 }
                 shared.qbuf.store(buf.len(), Ordering::Relaxed);
-                run_one(srv, client, &mut out, args);
+                run_one(srv, client, &mut out, args, now);
             }
             buf.advance(consumed);
             if client.close_after_reply {
@@ -137,10 +139,9 @@ async fn run(srv: &Server, client: &mut Client, mut stream: TcpStream) -> std::i
 }
 
 /// Runs one command, honouring CLIENT REPLY OFF/SKIP by discarding its reply bytes.
-fn run_one(srv: &Server, client: &mut Client, out: &mut ReplyBuf, args: &[&[u8]]) {
+fn run_one(srv: &Server, client: &mut Client, out: &mut ReplyBuf, args: &[&[u8]], now: u64) {
     let mark = out.buf.len();
-    commands::execute(srv, client, out, args);
-    client.shared.last_interaction.store(crate::util::now_ms(), Ordering::Relaxed);
+    commands::execute(srv, client, out, args, now);
     let r = &mut client.reply;
     if r.off || r.skip {
         out.buf.truncate(mark);
