@@ -16,6 +16,7 @@ pub fn spawn(srv: Arc<Server>) {
             let mut last_sample = Instant::now();
             loop {
                 srv.tick_lru_clock();
+                srv.used_memory();
                 if last_sample.elapsed() >= Duration::from_millis(100) {
                     srv.sample_ops();
                     last_sample = Instant::now();

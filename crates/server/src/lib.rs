@@ -6,6 +6,7 @@
 //! ordered write stream that persistence and replication consume; [`config`] is the one
 //! table of options.
 
+pub mod alloc;
 pub mod commands;
 pub mod config;
 pub mod cron;

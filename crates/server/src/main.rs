@@ -4,6 +4,9 @@ use std::sync::atomic::Ordering;
 
 use ferrokv_server::{config, cron, log, net, server::Server, REDIS_VERSION};
 
+#[global_allocator]
+static ALLOC: ferrokv_server::alloc::Counting = ferrokv_server::alloc::Counting;
+
 fn usage() -> ! {
     eprintln!(
         "Usage: ./ferrokv-server [/path/to/redis.conf] [options] [-]\n       ./ferrokv-server - (read config from stdin)\n       ./ferrokv-server -v or --version\n       ./ferrokv-server -h or --help\n\nExamples:\n       ./ferrokv-server (run the server with default conf)\n       ./ferrokv-server /etc/redis/6379.conf\n       ./ferrokv-server --port 7777\n       ./ferrokv-server /etc/myredis.conf --loglevel verbose"
@@ -125,6 +128,7 @@ fn main() {
         for l in listeners {
             tokio::spawn(net::accept_loop(srv.clone(), l));
         }
+        srv.startup_memory.store(srv.used_memory(), Ordering::Relaxed);
         tracing::info!("Server initialized");
         tracing::info!("Ready to accept connections tcp");
         let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("signal handler");

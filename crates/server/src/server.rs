@@ -44,6 +44,9 @@ pub struct Server {
     pub shutting_down: AtomicBool,
     pub port: AtomicU64,
     lru: std::sync::atomic::AtomicU32,
+    pub peak_memory: AtomicU64,
+    /// used_memory right after start-up (used_memory_startup).
+    pub startup_memory: AtomicU64,
     /// Commands-per-second samples taken by the cron (instantaneous_ops_per_sec).
     ops_samples: Mutex<OpsSamples>,
 }
@@ -106,6 +109,8 @@ impl Server {
             shutting_down: AtomicBool::new(false),
             port: AtomicU64::new(0),
             lru: std::sync::atomic::AtomicU32::new(0),
+            peak_memory: AtomicU64::new(0),
+            startup_memory: AtomicU64::new(0),
             ops_samples: Mutex::new(OpsSamples::default()),
         })
     }
@@ -281,8 +286,12 @@ impl Server {
         }
     }
 
+    /// Bytes allocated by the server (RSS when the counting allocator is not installed).
     pub fn used_memory(&self) -> u64 {
-        crate::stats::process_rss()
+        let used = crate::alloc::allocated();
+        let used = if used == 0 { crate::stats::process_rss() } else { used };
+        self.peak_memory.fetch_max(used, Ordering::Relaxed);
+        used
     }
 }
 
