@@ -110,24 +110,13 @@ fn main() {
             env!("CARGO_PKG_VERSION"),
             std::process::id()
         );
-        let listeners = match net::bind(&srv).await {
-            Ok(l) if !l.is_empty() => l,
-            Ok(_) => {
-                tracing::warn!("Failed listening on port {} (tcp), aborting.", s.port);
-                std::process::exit(1);
-            }
-            Err(e) => {
-                tracing::warn!("Warning: {e}");
-                tracing::warn!("Failed listening on port {} (tcp), aborting.", s.port);
-                std::process::exit(1);
-            }
-        };
-        srv.port.store(s.port as u64, Ordering::Relaxed);
+        if let Err(e) = net::listen(&srv) {
+            tracing::warn!("Warning: {e}");
+            tracing::warn!("Failed listening on port {} (tcp), aborting.", s.port);
+            std::process::exit(1);
+        }
         tracing::info!("Running mode=standalone, port={}, worker threads={workers}.", s.port);
         cron::spawn(srv.clone());
-        for l in listeners {
-            tokio::spawn(net::accept_loop(srv.clone(), l));
-        }
         srv.startup_memory.store(srv.used_memory(), Ordering::Relaxed);
         tracing::info!("Server initialized");
         tracing::info!("Ready to accept connections tcp");

@@ -43,6 +43,10 @@ pub struct Server {
     pub shutdown: Notify,
     pub shutting_down: AtomicBool,
     pub port: AtomicU64,
+    /// The running accept loops (replaced when CONFIG SET changes port or bind).
+    pub listeners: Mutex<Vec<tokio::task::JoinHandle<()>>>,
+    /// A handle to this server for code that only has `&Server` but must spawn tasks.
+    pub me: std::sync::OnceLock<std::sync::Weak<Server>>,
     lru: std::sync::atomic::AtomicU32,
     pub peak_memory: AtomicU64,
     /// used_memory right after start-up (used_memory_startup).
@@ -83,7 +87,7 @@ impl Server {
     pub fn new(config: Config) -> Arc<Server> {
         let s = config.settings();
         let run_id = random_hex(40);
-        Arc::new(Server {
+        let srv = Arc::new(Server {
             keyspace: Keyspace::new(s.databases),
             journal: Journal::new(s.repl_backlog_size),
             config,
@@ -108,11 +112,15 @@ impl Server {
             shutdown: Notify::new(),
             shutting_down: AtomicBool::new(false),
             port: AtomicU64::new(0),
+            listeners: Mutex::new(Vec::new()),
+            me: std::sync::OnceLock::new(),
             lru: std::sync::atomic::AtomicU32::new(0),
             peak_memory: AtomicU64::new(0),
             startup_memory: AtomicU64::new(0),
             ops_samples: Mutex::new(OpsSamples::default()),
-        })
+        });
+        let _ = srv.me.set(Arc::downgrade(&srv));
+        srv
     }
 
     /// The LRU clock in seconds since start (OBJECT IDLETIME resolution); the cron

@@ -768,3 +768,25 @@ fn config_rewrite_keeps_the_file_loadable() {
     assert_eq!(plain.raw().cmd("CONFIG REWRITE"), "-ERR The server is running without a config file\r\n");
     drop((s, s2));
 }
+
+/// CONFIG SET port moves the listener; a port that cannot be bound fails the whole
+/// call and leaves every option of it unchanged.
+#[test]
+fn config_set_port_rebinds_or_rolls_back() {
+    let s = Server::start();
+    let mut c = s.raw();
+    let new_port = common::free_port();
+    assert_eq!(c.cmd(&format!("CONFIG SET port {new_port}")), "+OK\r\n");
+    let mut moved = common::Raw::connect(new_port);
+    assert_eq!(moved.cmd("PING"), "+PONG\r\n");
+    assert!(std::net::TcpStream::connect(("127.0.0.1", s.port)).is_err(), "old port still listening");
+    let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let busy_port = busy.local_addr().unwrap().port();
+    assert_eq!(
+        moved.cmd(&format!("CONFIG SET maxmemory 10000001 port {busy_port} client-query-buffer-limit 10m")),
+        "-ERR CONFIG SET failed (possibly related to argument 'port') - Unable to listen on this port. Check server logs.\r\n"
+    );
+    assert_eq!(moved.cmd("CONFIG GET maxmemory"), "*2\r\n$9\r\nmaxmemory\r\n$1\r\n0\r\n");
+    assert_eq!(moved.cmd("CONFIG GET port"), format!("*2\r\n$4\r\nport\r\n${}\r\n{new_port}\r\n", new_port.to_string().len()));
+    assert_eq!(common::Raw::connect(new_port).cmd("PING"), "+PONG\r\n");
+}

@@ -317,7 +317,21 @@ pub fn config_set(ctx: &mut Ctx) -> CmdResult {
         ctx.args[2..].chunks(2).map(|p| (String::from_utf8_lossy(p[0]).into_owned(), String::from_utf8_lossy(p[1]).into_owned())).collect();
     let pairs: Vec<(&str, &str)> = owned.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
     let local = ctx.client.shared.addr.starts_with("127.") || ctx.client.shared.addr.starts_with("[::1]");
+    let before = ctx.srv.config.settings();
+    let old: Vec<(String, String)> = pairs.iter().filter_map(|(n, _)| Some((n.to_string(), ctx.srv.config.get(n)?))).collect();
     ctx.srv.config.set_many_from(&pairs, false, local).map_err(|(name, why)| Error::from(crate::config::set_error_reply(&name, &why)))?;
+    let after = ctx.srv.config.settings();
+    if before.port != after.port || before.bind != after.bind {
+        let srv = ctx.srv.me.get().and_then(|w| w.upgrade()).expect("server alive");
+        if let Err(e) = crate::net::listen(&srv) {
+            tracing::warn!("Failed to listen after CONFIG SET: {e}");
+            // All or nothing: put back every option this call changed.
+            let restore: Vec<(&str, &str)> = old.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
+            let _ = ctx.srv.config.set_many_from(&restore, true, true);
+            let name = if before.port != after.port { "port" } else { "bind" };
+            return Err(crate::config::set_error_reply(name, "Unable to listen on this port. Check server logs.").into());
+        }
+    }
     let s = ctx.srv.config.settings();
     {
         let mut log = ctx.srv.slowlog.lock();

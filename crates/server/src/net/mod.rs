@@ -4,7 +4,7 @@
 pub mod client;
 pub mod connection;
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
@@ -15,11 +15,11 @@ use crate::server::Server;
 
 const PROTECTED_MODE_ERROR: &[u8] = b"-DENIED Redis is running in protected mode because protected mode is enabled and no password is set for the default user. In this mode connections are only accepted from the loopback interface. If you want to connect from external computers to Redis you may adopt one of the following solutions: 1) Just disable protected mode sending the command 'CONFIG SET protected-mode no' from the loopback interface by connecting to Redis from the same host the server is running, however MAKE SURE Redis is not publicly accessible from internet if you do so. Use CONFIG REWRITE to make this change permanent. 2) Alternatively you can just disable the protected mode by editing the Redis configuration file, and setting the protected mode option to 'no', and then restarting the server. 3) If you started the server manually just for testing, restart it with the '--protected-mode no' option. 4) Set up an authentication password for the default user. NOTE: You only need to do one of the above things in order for the server to start accepting connections from the outside.\r\n";
 
-/// Binds every address of the `bind` option (`-` prefix = optional, as in Redis 7).
-pub async fn bind(srv: &Server) -> std::io::Result<Vec<TcpListener>> {
-    let s = srv.config.settings();
+/// Binds every address of `bind` on `port` (`-` prefix = optional, as in Redis 7).
+/// Must run inside the Tokio runtime; binding itself does not block.
+pub fn bind(port: u16, bind: &[String]) -> std::io::Result<Vec<TcpListener>> {
     let mut out = Vec::new();
-    for addr in &s.bind {
+    for addr in bind {
         let (optional, addr) = match addr.strip_prefix('-') {
             Some(a) => (true, a),
             None => (false, addr.as_str()),
@@ -29,19 +29,27 @@ pub async fn bind(srv: &Server) -> std::io::Result<Vec<TcpListener>> {
             "::*" => "::",
             a => a,
         };
-        let sa = if host.contains(':') { format!("[{host}]:{}", s.port) } else { format!("{host}:{}", s.port) };
-        match bind_one(&sa, s.port).await {
+        match bind_one(host, port) {
             Ok(l) => out.push(l),
-            Err(e) if optional => tracing::debug!("optional bind {sa} failed: {e}"),
-            Err(e) => return Err(std::io::Error::new(e.kind(), format!("Could not create server TCP listening socket {sa}: {e}"))),
+            Err(e) if optional => tracing::debug!("optional bind {host}:{port} failed: {e}"),
+            Err(e) => {
+                return Err(std::io::Error::new(e.kind(), format!("Could not create server TCP listening socket {host}:{port}: {e}")))
+            }
         }
     }
     Ok(out)
 }
 
-async fn bind_one(addr: &str, _port: u16) -> std::io::Result<TcpListener> {
-    let sa: SocketAddr =
-        tokio::net::lookup_host(addr).await?.next().ok_or_else(|| std::io::Error::new(std::io::ErrorKind::InvalidInput, "bad address"))?;
+fn bind_one(host: &str, port: u16) -> std::io::Result<TcpListener> {
+    let ip: IpAddr = match host.parse() {
+        Ok(ip) => ip,
+        Err(_) => (host, port)
+            .to_socket_addrs()?
+            .next()
+            .map(|a| a.ip())
+            .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::InvalidInput, "bad address"))?,
+    };
+    let sa = SocketAddr::new(ip, port);
     let sock = if sa.is_ipv6() { tokio::net::TcpSocket::new_v6()? } else { tokio::net::TcpSocket::new_v4()? };
     sock.set_reuseaddr(true)?;
     if sa.is_ipv6() {
@@ -55,6 +63,25 @@ async fn bind_one(addr: &str, _port: u16) -> std::io::Result<TcpListener> {
     }
     sock.bind(sa)?;
     sock.listen(511)
+}
+
+/// Binds the configured addresses and, only if all succeed, replaces the running
+/// accept loops with new ones (start-up, and CONFIG SET port/bind).
+pub fn listen(srv: &Arc<Server>) -> std::io::Result<()> {
+    let s = srv.config.settings();
+    let listeners = bind(s.port, &s.bind)?;
+    if listeners.is_empty() {
+        return Err(std::io::Error::new(std::io::ErrorKind::AddrNotAvailable, "no address to listen on"));
+    }
+    let mut handles = srv.listeners.lock();
+    for h in handles.drain(..) {
+        h.abort();
+    }
+    for l in listeners {
+        handles.push(tokio::spawn(accept_loop(srv.clone(), l)));
+    }
+    srv.port.store(s.port as u64, std::sync::atomic::Ordering::Relaxed);
+    Ok(())
 }
 
 pub async fn accept_loop(srv: Arc<Server>, listener: TcpListener) {
