@@ -82,3 +82,18 @@ fn set_ex_variants_store_absolute_times() {
     assert_eq!(c.cmd("PEXPIRETIME b"), ":4102444800500\r\n");
     assert_eq!(c.cmd("SET c v EXAT 0"), "-ERR invalid expire time in 'set' command\r\n");
 }
+
+#[test]
+fn scan_deletes_expired_keys_it_meets() {
+    let s = Server::start();
+    let mut c = s.raw();
+    c.cmd("DEBUG SET-ACTIVE-EXPIRE 0");
+    c.cmd("SET foo1 bar PX 1");
+    c.cmd("SET foo2 bar PX 1");
+    c.cmd("SET keep bar");
+    std::thread::sleep(Duration::from_millis(20));
+    assert_eq!(c.cmd("SCAN 0 COUNT 100"), "*2\r\n$1\r\n0\r\n*1\r\n$4\r\nkeep\r\n");
+    assert_eq!(c.cmd("DBSIZE"), ":1\r\n");
+    let st = c.cmd("DEBUG REPL-STREAM 100000");
+    assert!(st.contains("*2\r\n$3\r\nDEL\r\n$4\r\nfoo1\r\n") && st.contains("*2\r\n$3\r\nDEL\r\n$4\r\nfoo2\r\n"), "{st}");
+}

@@ -19,7 +19,12 @@ fn effects_not_commands() {
     c.cmd("SELECT 3");
     c.cmd("DEL nothing");
     c.cmd("SET c v");
+    c.cmd("set d v pxat 4102444800000");
+    c.cmd("pexpireat c 4102444800000");
     let st = stream(&mut c);
+    // Already-deterministic commands go out exactly as the client sent them.
+    assert!(st.contains("*5 $3 set $1 d $1 v $4 pxat $13 4102444800000 "), "{st}");
+    assert!(st.contains("*3 $9 pexpireat $1 c $13 4102444800000 "), "{st}");
     assert!(st.contains("*2 $6 SELECT $1 0 "), "{st}");
     assert!(st.contains("*5 $3 SET $1 a $1 1 $4 PXAT $13 "), "{st}");
     assert!(st.contains("*4 $3 SET $1 f $3 1.5 $7 KEEPTTL "), "{st}");

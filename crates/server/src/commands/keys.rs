@@ -116,19 +116,23 @@ pub fn scan(ctx: &mut Ctx) -> CmdResult {
     let mut inner = cursor / SHARDS as u64;
     let mut found: Vec<Vec<u8>> = Vec::new();
     // Like Redis: visit buckets until COUNT keys were collected, at most 10*COUNT
-    // buckets per call; empty shards cost nothing.
+    // buckets per call; empty shards cost nothing. Expired keys met on the way are
+    // deleted (lazy expiry, a plain DEL in the write stream), never returned.
     let mut budget = count.saturating_mul(10);
     let next = loop {
-        let shard = ctx.srv.keyspace.shard(db, shard_idx);
+        let mut shard = ctx.srv.keyspace.shard(db, shard_idx);
+        let mut expired: Vec<Vec<u8>> = Vec::new();
         if shard.dict.is_empty() {
             inner = 0;
         } else {
             loop {
                 inner = shard.dict.scan(inner, |e| {
-                    let live = e.expire_at == 0 || e.expire_at > now;
-                    let pat_ok = pattern.is_none_or(|p| crate::util::glob_match(p, &e.key, false));
-                    let type_ok = typ.as_deref().is_none_or(|t| t == e.value.type_name().as_bytes());
-                    if live && pat_ok && type_ok {
+                    if !pattern.is_none_or(|p| crate::util::glob_match(p, &e.key, false)) {
+                        return;
+                    }
+                    if e.expire_at != 0 && e.expire_at <= now {
+                        expired.push(e.key.to_vec());
+                    } else if typ.as_deref().is_none_or(|t| t == e.value.type_name().as_bytes()) {
                         found.push(e.key.to_vec());
                     }
                 });
@@ -136,6 +140,11 @@ pub fn scan(ctx: &mut Ctx) -> CmdResult {
                 if inner == 0 || budget == 0 || found.len() as u64 >= count {
                     break;
                 }
+            }
+        }
+        for k in &expired {
+            if shard.remove(crate::keyspace::hash_key(k), k).is_some() {
+                ctx.srv.key_expired(db, k);
             }
         }
         drop(shard);
@@ -396,8 +405,12 @@ fn expire_generic(ctx: &mut Ctx, unit_ms: bool, absolute: bool) -> CmdResult {
         ctx.propagate(&[b"DEL", key]);
     } else {
         ctx.set_expire(key, at as u64);
-        let mut b = itoa::Buffer::new();
-        ctx.propagate(&[b"PEXPIREAT", key, b.format(at).as_bytes()]);
+        if unit_ms && absolute {
+            ctx.propagate_as_is();
+        } else {
+            let mut b = itoa::Buffer::new();
+            ctx.propagate(&[b"PEXPIREAT", key, b.format(at).as_bytes()]);
+        }
     }
     ctx.out.int(1);
     Ok(())

@@ -28,10 +28,12 @@ struct SetOpts {
     xx: bool,
     get: bool,
     ttl: Ttl,
+    /// The client gave PXAT itself: the command already is its own effect.
+    pxat: bool,
 }
 
 fn parse_set_opts(ctx: &Ctx, from: usize) -> Result<SetOpts, Error> {
-    let mut o = SetOpts { nx: false, xx: false, get: false, ttl: Ttl::Clear };
+    let mut o = SetOpts { nx: false, xx: false, get: false, ttl: Ttl::Clear, pxat: false };
     let mut expire_given = false;
     let mut i = from;
     while i < ctx.args.len() {
@@ -54,6 +56,7 @@ fn parse_set_opts(ctx: &Ctx, from: usize) -> Result<SetOpts, Error> {
                     return Err(format!("ERR invalid expire time in '{}' command", ctx.cmd.name).into());
                 }
                 o.ttl = Ttl::At(expire_at_from(ctx, ctx.args[i + 1], ms, abs, ctx.cmd.name)?);
+                o.pxat = word == b"PXAT";
                 expire_given = true;
                 i += 1;
             }
@@ -85,11 +88,14 @@ pub fn set(ctx: &mut Ctx) -> CmdResult {
             Ttl::At(t) => t,
         };
         ctx.store(key, Value::Str(Blob::new(val)), expire_at);
-        let mut b = itoa::Buffer::new();
+        // Like Redis: relative or second-resolution expiries become `SET k v PXAT ms`;
+        // anything else is already deterministic and goes out as the client sent it.
         match o.ttl {
-            Ttl::At(t) => ctx.propagate(&[b"SET", key, val, b"PXAT", b.format(t).as_bytes()]),
-            Ttl::Keep => ctx.propagate(&[b"SET", key, val, b"KEEPTTL"]),
-            Ttl::Clear => ctx.propagate(&[b"SET", key, val]),
+            Ttl::At(t) if !o.pxat => {
+                let mut b = itoa::Buffer::new();
+                ctx.propagate(&[b"SET", key, val, b"PXAT", b.format(t).as_bytes()])
+            }
+            _ => ctx.propagate_as_is(),
         }
     }
     if o.get {
