@@ -128,8 +128,15 @@ fn maxclients_is_enforced() {
     let mut b = s.raw();
     // Wait until the start-up probe's connection is gone and both clients are counted.
     assert!(eventually(Duration::from_secs(5), || b.cmd("INFO clients").contains("connected_clients:2\r\n")));
-    let mut c = s.raw();
-    assert_eq!(c.read(), "-ERR max number of clients reached\r\n");
+    let c = s.raw();
+    // The refusal is written just before the close; a fast close can surface as a
+    // reset on the client side, so read it leniently and check the server's count.
+    let mut reply = Vec::new();
+    let _ = std::io::Read::read_to_end(&mut &c.w, &mut reply);
+    if !reply.is_empty() {
+        assert_eq!(String::from_utf8_lossy(&reply), "-ERR max number of clients reached\r\n");
+    }
+    assert!(b.cmd("INFO stats").contains("rejected_connections:1\r\n"));
 }
 
 #[test]

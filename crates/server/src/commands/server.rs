@@ -439,14 +439,17 @@ fn write_command_info(ctx: &mut Ctx, def: &CommandDef) {
     for c in cats {
         o.simple(c.as_bytes());
     }
-    o.set(0);
-    if def.keys.0 > 0 {
-        let spec_flags: &[&str] = if def.flags & table::WRITE != 0 { &["RW", "UPDATE"] } else { &["RO", "ACCESS"] };
-        o.array(1);
+    o.set(def.tips.len());
+    for t in def.tips {
+        o.simple(t.as_bytes());
+    }
+    o.array(def.key_specs.len());
+    for spec in def.key_specs {
         o.map(3);
         o.bulk(b"flags");
-        o.set(spec_flags.len());
-        for f in spec_flags {
+        let flags: Vec<&str> = spec.flags.split(' ').collect();
+        o.set(flags.len());
+        for f in flags {
             o.simple(f.as_bytes());
         }
         o.bulk(b"begin_search");
@@ -456,7 +459,7 @@ fn write_command_info(ctx: &mut Ctx, def: &CommandDef) {
         o.bulk(b"spec");
         o.map(1);
         o.bulk(b"index");
-        o.int(def.keys.0 as i64);
+        o.int(spec.begin as i64);
         o.bulk(b"find_keys");
         o.map(2);
         o.bulk(b"type");
@@ -464,13 +467,11 @@ fn write_command_info(ctx: &mut Ctx, def: &CommandDef) {
         o.bulk(b"spec");
         o.map(3);
         o.bulk(b"lastkey");
-        o.int(if def.keys.1 < 0 { def.keys.1 as i64 } else { (def.keys.1 - def.keys.0) as i64 });
+        o.int(spec.lastkey as i64);
         o.bulk(b"keystep");
-        o.int(def.keys.2 as i64);
+        o.int(spec.step as i64);
         o.bulk(b"limit");
         o.int(0);
-    } else {
-        o.array(0);
     }
     o.array(def.subcommands.len());
     for s in def.subcommands {
@@ -581,8 +582,8 @@ pub fn command_docs(ctx: &mut Ctx) -> CmdResult {
     Ok(())
 }
 
-/// The key positions of a full command line, per the table's key spec.
-fn keys_of(args: &[&[u8]]) -> Result<Vec<usize>, Error> {
+/// The keys of a full command line with their flags, per the table's key specs.
+fn keys_of(args: &[&[u8]]) -> Result<Vec<(usize, Vec<&'static str>)>, Error> {
     let def = table::lookup(args[0]).ok_or(Error::from("ERR Invalid command specified"))?;
     let def = if def.subcommands.is_empty() {
         def
@@ -595,19 +596,52 @@ fn keys_of(args: &[&[u8]]) -> Result<Vec<usize>, Error> {
     if (def.arity > 0 && def.arity != n) || (def.arity < 0 && n < -def.arity) {
         return Err("ERR Invalid number of arguments specified for command".into());
     }
-    let (first, last, step) = def.keys;
-    if first <= 0 {
+    if def.key_specs.is_empty() {
         return Err("ERR The command has no key arguments".into());
     }
-    let last = if last < 0 { n + last } else { last };
-    Ok((first..=last.min(n - 1)).step_by(step.max(1) as usize).map(|i| i as usize).collect())
+    let mut out = Vec::new();
+    for spec in def.key_specs {
+        let last = if spec.lastkey < 0 { n + spec.lastkey } else { spec.begin + spec.lastkey };
+        let flags = variable_key_flags(def, args).unwrap_or_else(|| spec.flags.split(' ').filter(|f| *f != "variable_flags").collect());
+        let mut i = spec.begin;
+        while i <= last.min(n - 1) {
+            out.push((i as usize, flags.clone()));
+            i += spec.step.max(1);
+        }
+    }
+    Ok(out)
+}
+
+/// Flags that depend on the arguments, as Redis's per-command key procs decide them.
+fn variable_key_flags(def: &CommandDef, args: &[&[u8]]) -> Option<Vec<&'static str>> {
+    match def.name {
+        "set" if args[3..].iter().any(|a| a.eq_ignore_ascii_case(b"GET")) => Some(vec!["RW", "access", "update"]),
+        "set" => Some(vec!["OW", "update"]),
+        "bitfield" => {
+            let mut read_only = true;
+            let mut i = 2;
+            while i < args.len() {
+                let op = args[i].to_ascii_uppercase();
+                match op.as_slice() {
+                    b"GET" => i += 3,
+                    b"OVERFLOW" => i += 2,
+                    _ => {
+                        read_only = false;
+                        break;
+                    }
+                }
+            }
+            Some(if read_only { vec!["RO", "access"] } else { vec!["RW", "access", "update"] })
+        }
+        _ => None,
+    }
 }
 
 pub fn command_getkeys(ctx: &mut Ctx) -> CmdResult {
     let args = &ctx.args[2..];
     let keys = keys_of(args)?;
     ctx.out.array(keys.len());
-    for i in keys {
+    for (i, _) in keys {
         ctx.out.bulk(args[i]);
     }
     Ok(())
@@ -616,10 +650,8 @@ pub fn command_getkeys(ctx: &mut Ctx) -> CmdResult {
 pub fn command_getkeysandflags(ctx: &mut Ctx) -> CmdResult {
     let args = &ctx.args[2..];
     let keys = keys_of(args)?;
-    let write = table::lookup(args[0]).is_some_and(|d| d.flags & table::WRITE != 0);
-    let flags: &[&str] = if write { &["RW", "UPDATE"] } else { &["RO", "ACCESS"] };
     ctx.out.array(keys.len());
-    for i in keys {
+    for (i, flags) in keys {
         ctx.out.array(2);
         ctx.out.bulk(args[i]);
         ctx.out.set(flags.len());

@@ -26,8 +26,10 @@ pub const NO_MULTI: u32 = 1 << 14;
 pub const MOVABLE_KEYS: u32 = 1 << 15;
 pub const ALLOW_BUSY: u32 = 1 << 16;
 pub const NO_MANDATORY_KEYS: u32 = 1 << 17;
+pub const NO_ASYNC_LOADING: u32 = 1 << 18;
 
-/// Flag names as COMMAND INFO prints them, in Redis's order.
+/// Flag names as COMMAND INFO prints them, in Redis's order (MAY_REPLICATE is hidden
+/// there on purpose, as in Redis).
 pub const FLAG_NAMES: &[(u32, &str)] = &[
     (WRITE, "write"),
     (READONLY, "readonly"),
@@ -42,11 +44,11 @@ pub const FLAG_NAMES: &[(u32, &str)] = &[
     (SKIP_SLOWLOG, "skip_slowlog"),
     (FAST, "fast"),
     (NO_AUTH, "no_auth"),
-    (MAY_REPLICATE, "may_replicate"),
+    (NO_MANDATORY_KEYS, "no_mandatory_keys"),
+    (NO_ASYNC_LOADING, "no_async_loading"),
     (NO_MULTI, "no_multi"),
     (MOVABLE_KEYS, "movablekeys"),
     (ALLOW_BUSY, "allow_busy"),
-    (NO_MANDATORY_KEYS, "no_mandatory_keys"),
 ];
 
 /// Computes the slots to lock from (arguments, client db, number of databases).
@@ -67,6 +69,20 @@ pub enum Lock {
     Custom(SlotsFn),
 }
 
+/// One key specification, as COMMAND INFO and GETKEYSANDFLAGS report it: keys start at
+/// argument `begin`; `lastkey` is relative to it (0 = one key, negative counts from the
+/// end); `flags` are Redis's words (`RW`/`RO`/`OW`/`RM` then access/update/insert/delete).
+pub struct KeySpec {
+    pub begin: i32,
+    pub lastkey: i32,
+    pub step: i32,
+    pub flags: &'static str,
+}
+
+pub const fn ks(begin: i32, lastkey: i32, step: i32, flags: &'static str) -> KeySpec {
+    KeySpec { begin, lastkey, step, flags }
+}
+
 pub struct CommandDef {
     /// Lowercase name; `container|sub` for subcommands.
     pub name: &'static str,
@@ -82,6 +98,9 @@ pub struct CommandDef {
     pub complexity: &'static str,
     pub handler: Handler,
     pub subcommands: &'static [CommandDef],
+    pub key_specs: &'static [KeySpec],
+    /// Hints for proxies and cluster clients (`nondeterministic_output`, `request_policy:...`).
+    pub tips: &'static [&'static str],
 }
 
 impl CommandDef {
@@ -91,6 +110,14 @@ impl CommandDef {
     }
     pub const fn acl(mut self, a: &'static [&'static str]) -> Self {
         self.acl = a;
+        self
+    }
+    pub const fn tips(mut self, t: &'static [&'static str]) -> Self {
+        self.tips = t;
+        self
+    }
+    pub const fn specs(mut self, k: &'static [KeySpec]) -> Self {
+        self.key_specs = k;
         self
     }
     pub const fn subs(mut self, s: &'static [CommandDef]) -> Self {
@@ -147,9 +174,36 @@ impl CommandDef {
                 v.push(a);
             }
         }
+        // Redis lists categories in the order of its category bits.
+        v.sort_by_key(|c| CATEGORY_ORDER.iter().position(|o| o == c).unwrap_or(usize::MAX));
         v
     }
 }
+
+/// ACL categories in Redis's bit order (how COMMAND INFO and ACL CAT list them).
+pub const CATEGORY_ORDER: &[&str] = &[
+    "@keyspace",
+    "@read",
+    "@write",
+    "@set",
+    "@sortedset",
+    "@list",
+    "@hash",
+    "@string",
+    "@bitmap",
+    "@hyperloglog",
+    "@geo",
+    "@stream",
+    "@pubsub",
+    "@admin",
+    "@fast",
+    "@slow",
+    "@blocking",
+    "@dangerous",
+    "@connection",
+    "@transaction",
+    "@scripting",
+];
 
 pub const fn cmd(name: &'static str, group: &'static str, arity: i32, flags: u32, keys: (i32, i32, i32), handler: Handler) -> CommandDef {
     CommandDef {
@@ -165,6 +219,8 @@ pub const fn cmd(name: &'static str, group: &'static str, arity: i32, flags: u32
         complexity: "",
         handler,
         subcommands: &[],
+        key_specs: &[],
+        tips: &[],
     }
 }
 
@@ -172,13 +228,6 @@ const NK: (i32, i32, i32) = (0, 0, 0);
 const K1: (i32, i32, i32) = (1, 1, 1);
 const K12: (i32, i32, i32) = (1, 2, 1);
 const KALL: (i32, i32, i32) = (1, -1, 1);
-const W: u32 = WRITE;
-const WD: u32 = WRITE | DENYOOM;
-const RO: u32 = READONLY;
-const ROF: u32 = READONLY | FAST;
-const WF: u32 = WRITE | FAST;
-const WDF: u32 = WRITE | DENYOOM | FAST;
-const CONN: u32 = NOSCRIPT | LOADING | STALE | FAST;
 
 /// A container command: its handler only runs when no subcommand matched (never).
 fn container(_: &mut super::Ctx) -> super::CmdResult {
@@ -187,109 +236,105 @@ fn container(_: &mut super::Ctx) -> super::CmdResult {
 
 pub static COMMANDS: &[CommandDef] = &[
     // strings
-    cmd("get", "string", 2, ROF, K1, strings::get).doc("1.0.0", "O(1)", "Returns the string value of a key."),
-    cmd("set", "string", -3, WD, K1, strings::set).doc("1.0.0", "O(1)", "Sets the string value of a key, ignoring its type. The key is created if it doesn't exist."),
-    cmd("setnx", "string", 3, WDF, K1, strings::setnx).doc("1.0.0", "O(1)", "Set the string value of a key only when the key doesn't exist."),
-    cmd("setex", "string", 4, WD, K1, strings::setex).doc("2.0.0", "O(1)", "Sets the string value and expiration time of a key. Creates the key if it doesn't exist."),
-    cmd("psetex", "string", 4, WD, K1, strings::psetex).doc("2.6.0", "O(1)", "Sets both string value and expiration time in milliseconds of a key. The key is created if it doesn't exist."),
-    cmd("getset", "string", 3, WDF, K1, strings::getset).doc("1.0.0", "O(1)", "Returns the previous string value of a key after setting it to a new value."),
-    cmd("getdel", "string", 2, WF, K1, strings::getdel).doc("6.2.0", "O(1)", "Returns the string value of a key after deleting the key."),
-    cmd("getex", "string", -2, WF, K1, strings::getex).doc("6.2.0", "O(1)", "Returns the string value of a key after setting its expiration time."),
-    cmd("mget", "string", -2, ROF, KALL, strings::mget).doc("1.0.0", "O(N) where N is the number of keys to retrieve.", "Atomically returns the string values of one or more keys."),
-    cmd("mset", "string", -3, WD, (1, -1, 2), strings::mset).doc("1.0.1", "O(N) where N is the number of keys to set.", "Atomically creates or modifies the string values of one or more keys."),
-    cmd("msetnx", "string", -3, WD, (1, -1, 2), strings::msetnx).doc("1.0.1", "O(N) where N is the number of keys to set.", "Atomically modifies the string values of one or more keys only when all keys don't exist."),
-    cmd("append", "string", 3, WDF, K1, strings::append).doc("2.0.0", "O(1). The amortized time complexity is O(1) assuming the appended value is small and the already present value is of any size, since the dynamic string library used by Redis will double the free space available on every reallocation.", "Appends a string to the value of a key. Creates the key if it doesn't exist."),
-    cmd("strlen", "string", 2, ROF, K1, strings::strlen).doc("2.2.0", "O(1)", "Returns the length of a string value."),
-    cmd("incr", "string", 2, WDF, K1, strings::incr).doc("1.0.0", "O(1)", "Increments the integer value of a key by one. Uses 0 as initial value if the key doesn't exist."),
-    cmd("decr", "string", 2, WDF, K1, strings::decr).doc("1.0.0", "O(1)", "Decrements the integer value of a key by one. Uses 0 as initial value if the key doesn't exist."),
-    cmd("incrby", "string", 3, WDF, K1, strings::incrby).doc("1.0.0", "O(1)", "Increments the integer value of a key by a number. Uses 0 as initial value if the key doesn't exist."),
-    cmd("decrby", "string", 3, WDF, K1, strings::decrby).doc("1.0.0", "O(1)", "Decrements a number from the integer value of a key. Uses 0 as initial value if the key doesn't exist."),
-    cmd("incrbyfloat", "string", 3, WDF, K1, strings::incrbyfloat).doc("2.6.0", "O(1)", "Increment the floating point value of a key by a number. Uses 0 as initial value if the key doesn't exist."),
-    cmd("getrange", "string", 4, RO, K1, strings::getrange).doc("2.4.0", "O(N) where N is the length of the returned string. The complexity is ultimately determined by the returned length, but because creating a substring from an existing string is very cheap, it can be considered O(1) for small strings.", "Returns a substring of the string stored at a key."),
-    cmd("substr", "string", 4, RO, K1, strings::getrange).doc("1.0.0", "O(N) where N is the length of the returned string. The complexity is ultimately determined by the returned length, but because creating a substring from an existing string is very cheap, it can be considered O(1) for small strings.", "Returns a substring from a string value."),
-    cmd("setrange", "string", 4, WD, K1, strings::setrange).doc("2.2.0", "O(1), not counting the time taken to copy the new string in place. Usually, this string is very small so the amortized complexity is O(1). Otherwise, complexity is O(M) with M being the length of the value argument.", "Overwrites a part of a string value with another by an offset. Creates the key if it doesn't exist."),
-    cmd("lcs", "string", -3, RO, K12, strings::lcs).doc("7.0.0", "O(N*M) where N and M are the lengths of s1 and s2, respectively", "Finds the longest common substring."),
+    cmd("get", "string", 2, READONLY | FAST, K1, strings::get).specs(&[ks(1, 0, 1, "RO access")]).doc("1.0.0", "O(1)", "Returns the string value of a key."),
+    cmd("set", "string", -3, WRITE | DENYOOM, K1, strings::set).specs(&[ks(1, 0, 1, "RW access update variable_flags")]).doc("1.0.0", "O(1)", "Sets the string value of a key, ignoring its type. The key is created if it doesn't exist."),
+    cmd("setnx", "string", 3, WRITE | DENYOOM | FAST, K1, strings::setnx).specs(&[ks(1, 0, 1, "OW insert")]).doc("1.0.0", "O(1)", "Set the string value of a key only when the key doesn't exist."),
+    cmd("setex", "string", 4, WRITE | DENYOOM, K1, strings::setex).specs(&[ks(1, 0, 1, "OW update")]).doc("2.0.0", "O(1)", "Sets the string value and expiration time of a key. Creates the key if it doesn't exist."),
+    cmd("psetex", "string", 4, WRITE | DENYOOM, K1, strings::psetex).specs(&[ks(1, 0, 1, "OW update")]).doc("2.6.0", "O(1)", "Sets both string value and expiration time in milliseconds of a key. The key is created if it doesn't exist."),
+    cmd("getset", "string", 3, WRITE | DENYOOM | FAST, K1, strings::getset).specs(&[ks(1, 0, 1, "RW access update")]).doc("1.0.0", "O(1)", "Returns the previous string value of a key after setting it to a new value."),
+    cmd("getdel", "string", 2, WRITE | FAST, K1, strings::getdel).specs(&[ks(1, 0, 1, "RW access delete")]).doc("6.2.0", "O(1)", "Returns the string value of a key after deleting the key."),
+    cmd("getex", "string", -2, WRITE | FAST, K1, strings::getex).specs(&[ks(1, 0, 1, "RW access update")]).doc("6.2.0", "O(1)", "Returns the string value of a key after setting its expiration time."),
+    cmd("mget", "string", -2, READONLY | FAST, KALL, strings::mget).specs(&[ks(1, -1, 1, "RO access")]).tips(&["request_policy:multi_shard"]).doc("1.0.0", "O(N) where N is the number of keys to retrieve.", "Atomically returns the string values of one or more keys."),
+    cmd("mset", "string", -3, WRITE | DENYOOM, (1, -1, 2), strings::mset).specs(&[ks(1, -1, 2, "OW update")]).tips(&["request_policy:multi_shard", "response_policy:all_succeeded"]).doc("1.0.1", "O(N) where N is the number of keys to set.", "Atomically creates or modifies the string values of one or more keys."),
+    cmd("msetnx", "string", -3, WRITE | DENYOOM, (1, -1, 2), strings::msetnx).specs(&[ks(1, -1, 2, "OW insert")]).doc("1.0.1", "O(N) where N is the number of keys to set.", "Atomically modifies the string values of one or more keys only when all keys don't exist."),
+    cmd("append", "string", 3, WRITE | DENYOOM | FAST, K1, strings::append).specs(&[ks(1, 0, 1, "RW insert")]).doc("2.0.0", "O(1). The amortized time complexity is O(1) assuming the appended value is small and the already present value is of any size, since the dynamic string library used by Redis will double the free space available on every reallocation.", "Appends a string to the value of a key. Creates the key if it doesn't exist."),
+    cmd("strlen", "string", 2, READONLY | FAST, K1, strings::strlen).specs(&[ks(1, 0, 1, "RO")]).doc("2.2.0", "O(1)", "Returns the length of a string value."),
+    cmd("incr", "string", 2, WRITE | DENYOOM | FAST, K1, strings::incr).specs(&[ks(1, 0, 1, "RW access update")]).doc("1.0.0", "O(1)", "Increments the integer value of a key by one. Uses 0 as initial value if the key doesn't exist."),
+    cmd("decr", "string", 2, WRITE | DENYOOM | FAST, K1, strings::decr).specs(&[ks(1, 0, 1, "RW access update")]).doc("1.0.0", "O(1)", "Decrements the integer value of a key by one. Uses 0 as initial value if the key doesn't exist."),
+    cmd("incrby", "string", 3, WRITE | DENYOOM | FAST, K1, strings::incrby).specs(&[ks(1, 0, 1, "RW access update")]).doc("1.0.0", "O(1)", "Increments the integer value of a key by a number. Uses 0 as initial value if the key doesn't exist."),
+    cmd("decrby", "string", 3, WRITE | DENYOOM | FAST, K1, strings::decrby).specs(&[ks(1, 0, 1, "RW access update")]).doc("1.0.0", "O(1)", "Decrements a number from the integer value of a key. Uses 0 as initial value if the key doesn't exist."),
+    cmd("incrbyfloat", "string", 3, WRITE | DENYOOM | FAST, K1, strings::incrbyfloat).specs(&[ks(1, 0, 1, "RW access update")]).doc("2.6.0", "O(1)", "Increment the floating point value of a key by a number. Uses 0 as initial value if the key doesn't exist."),
+    cmd("getrange", "string", 4, READONLY, K1, strings::getrange).specs(&[ks(1, 0, 1, "RO access")]).doc("2.4.0", "O(N) where N is the length of the returned string. The complexity is ultimately determined by the returned length, but because creating a substring from an existing string is very cheap, it can be considered O(1) for small strings.", "Returns a substring of the string stored at a key."),
+    cmd("substr", "string", 4, READONLY, K1, strings::getrange).specs(&[ks(1, 0, 1, "RO access")]).doc("1.0.0", "O(N) where N is the length of the returned string. The complexity is ultimately determined by the returned length, but because creating a substring from an existing string is very cheap, it can be considered O(1) for small strings.", "Returns a substring from a string value."),
+    cmd("setrange", "string", 4, WRITE | DENYOOM, K1, strings::setrange).specs(&[ks(1, 0, 1, "RW update")]).doc("2.2.0", "O(1), not counting the time taken to copy the new string in place. Usually, this string is very small so the amortized complexity is O(1). Otherwise, complexity is O(M) with M being the length of the value argument.", "Overwrites a part of a string value with another by an offset. Creates the key if it doesn't exist."),
+    cmd("lcs", "string", -3, READONLY, K12, strings::lcs).specs(&[ks(1, 1, 1, "RO access")]).doc("7.0.0", "O(N*M) where N and M are the lengths of s1 and s2, respectively", "Finds the longest common substring."),
     // bitmaps
-    cmd("setbit", "bitmap", 4, WD, K1, bitmaps::setbit).doc("2.2.0", "O(1)", "Sets or clears the bit at offset of the string value. Creates the key if it doesn't exist."),
-    cmd("getbit", "bitmap", 3, ROF, K1, bitmaps::getbit).doc("2.2.0", "O(1)", "Returns a bit value by offset."),
-    cmd("bitcount", "bitmap", -2, RO, K1, bitmaps::bitcount).doc("2.6.0", "O(N)", "Counts the number of set bits (population counting) in a string."),
-    cmd("bitpos", "bitmap", -3, RO, K1, bitmaps::bitpos).doc("2.8.7", "O(N)", "Finds the first set (1) or clear (0) bit in a string."),
-    cmd("bitop", "bitmap", -4, WD, (2, -1, 1), bitmaps::bitop).doc("2.6.0", "O(N)", "Performs bitwise operations on multiple strings, and stores the result."),
-    cmd("bitfield", "bitmap", -2, WD, K1, bitmaps::bitfield).doc("3.2.0", "O(1) for each subcommand specified", "Performs arbitrary bitfield integer operations on strings."),
-    cmd("bitfield_ro", "bitmap", -2, ROF, K1, bitmaps::bitfield_ro).doc("6.0.0", "O(1) for each subcommand specified", "Performs arbitrary read-only bitfield integer operations on strings."),
+    cmd("setbit", "bitmap", 4, WRITE | DENYOOM, K1, bitmaps::setbit).specs(&[ks(1, 0, 1, "RW access update")]).doc("2.2.0", "O(1)", "Sets or clears the bit at offset of the string value. Creates the key if it doesn't exist."),
+    cmd("getbit", "bitmap", 3, READONLY | FAST, K1, bitmaps::getbit).specs(&[ks(1, 0, 1, "RO access")]).doc("2.2.0", "O(1)", "Returns a bit value by offset."),
+    cmd("bitcount", "bitmap", -2, READONLY, K1, bitmaps::bitcount).specs(&[ks(1, 0, 1, "RO access")]).doc("2.6.0", "O(N)", "Counts the number of set bits (population counting) in a string."),
+    cmd("bitpos", "bitmap", -3, READONLY, K1, bitmaps::bitpos).specs(&[ks(1, 0, 1, "RO access")]).doc("2.8.7", "O(N)", "Finds the first set (1) or clear (0) bit in a string."),
+    cmd("bitop", "bitmap", -4, WRITE | DENYOOM, (2, -1, 1), bitmaps::bitop).specs(&[ks(2, 0, 1, "OW update"), ks(3, -1, 1, "RO access")]).doc("2.6.0", "O(N)", "Performs bitwise operations on multiple strings, and stores the result."),
+    cmd("bitfield", "bitmap", -2, WRITE | DENYOOM, K1, bitmaps::bitfield).specs(&[ks(1, 0, 1, "RW update access variable_flags")]).doc("3.2.0", "O(1) for each subcommand specified", "Performs arbitrary bitfield integer operations on strings."),
+    cmd("bitfield_ro", "bitmap", -2, READONLY | FAST, K1, bitmaps::bitfield_ro).specs(&[ks(1, 0, 1, "RO access")]).doc("6.0.0", "O(1) for each subcommand specified", "Performs arbitrary read-only bitfield integer operations on strings."),
     // generic keyspace
-    cmd("del", "generic", -2, W, KALL, keys::del).doc("1.0.0", "O(N) where N is the number of keys that will be removed.", "Deletes one or more keys."),
-    cmd("unlink", "generic", -2, WF, KALL, keys::del).doc("4.0.0", "O(1) for each key removed regardless of its size.", "Asynchronously deletes one or more keys."),
-    cmd("exists", "generic", -2, ROF, KALL, keys::exists).doc("1.0.0", "O(N) where N is the number of keys to check.", "Determines whether one or more keys exist."),
-    cmd("type", "generic", 2, ROF, K1, keys::type_).doc("1.0.0", "O(1)", "Determines the type of value stored at a key."),
-    cmd("rename", "generic", 3, W, K12, keys::rename).doc("1.0.0", "O(1)", "Renames a key and overwrites the destination."),
-    cmd("renamenx", "generic", 3, WF, K12, keys::renamenx).doc("1.0.0", "O(1)", "Renames a key only when the target key name doesn't exist."),
-    cmd("keys", "generic", 2, RO, NK, keys::keys).lock(Lock::Db).acl(&["@dangerous"]).doc("1.0.0", "O(N) with N being the number of keys in the database, under the assumption that the key names in the database and the given pattern have limited length.", "Returns all key names that match a pattern."),
-    cmd("scan", "generic", -2, RO, NK, keys::scan).doc("2.8.0", "O(1) for every call. O(N) for a complete iteration, including enough command calls for the cursor to return back to 0. N is the number of elements inside the collection.", "Iterates over the key names in the database."),
-    cmd("randomkey", "generic", 1, RO, NK, keys::randomkey).doc("1.0.0", "O(1)", "Returns a random key name from the database."),
-    cmd("dbsize", "server", 1, ROF, NK, keys::dbsize).acl(&["@keyspace"]).doc("1.0.0", "O(1)", "Returns the number of keys in the database."),
-    cmd("flushdb", "server", -1, W, NK, keys::flushdb).lock(Lock::Db).acl(&["@keyspace", "@dangerous"]).doc("1.0.0", "O(N) where N is the number of keys in the selected database", "Remove all keys from the current database."),
-    cmd("flushall", "server", -1, W, NK, keys::flushall).lock(Lock::All).acl(&["@keyspace", "@dangerous"]).doc("1.0.0", "O(N) where N is the total number of keys in all databases", "Removes all keys from all databases."),
-    cmd("swapdb", "server", 3, WF, NK, keys::swapdb).lock(Lock::Custom(keys::swapdb_slots)).acl(&["@keyspace", "@dangerous"]).doc("4.0.0", "O(N) where N is the count of clients watching or blocking on keys from both databases.", "Swaps two Redis databases."),
-    cmd("move", "generic", 3, WF, K1, keys::move_).lock(Lock::Custom(keys::move_slots)).doc("1.0.0", "O(1)", "Moves a key to another database."),
-    cmd("copy", "generic", -3, WD, K12, keys::copy).lock(Lock::Custom(keys::copy_slots)).doc("6.2.0", "O(N) worst case for collections, where N is the number of nested items. O(1) for string values.", "Copies the value of a key to a new key."),
-    cmd("expire", "generic", -3, WF, K1, keys::expire).doc("1.0.0", "O(1)", "Sets the expiration time of a key in seconds."),
-    cmd("pexpire", "generic", -3, WF, K1, keys::pexpire).doc("2.6.0", "O(1)", "Sets the expiration time of a key in milliseconds."),
-    cmd("expireat", "generic", -3, WF, K1, keys::expireat).doc("1.2.0", "O(1)", "Sets the expiration time of a key to a Unix timestamp."),
-    cmd("pexpireat", "generic", -3, WF, K1, keys::pexpireat).doc("2.6.0", "O(1)", "Sets the expiration time of a key to a Unix milliseconds timestamp."),
-    cmd("ttl", "generic", 2, ROF, K1, keys::ttl).doc("1.0.0", "O(1)", "Returns the expiration time in seconds of a key."),
-    cmd("pttl", "generic", 2, ROF, K1, keys::pttl).doc("2.6.0", "O(1)", "Returns the expiration time in milliseconds of a key."),
-    cmd("expiretime", "generic", 2, ROF, K1, keys::expiretime).doc("7.0.0", "O(1)", "Returns the expiration time of a key as a Unix timestamp."),
-    cmd("pexpiretime", "generic", 2, ROF, K1, keys::pexpiretime).doc("7.0.0", "O(1)", "Returns the expiration time of a key as a Unix milliseconds timestamp."),
-    cmd("persist", "generic", 2, WF, K1, keys::persist).doc("2.2.0", "O(1)", "Removes the expiration time of a key."),
-    cmd("touch", "generic", -2, ROF, KALL, keys::touch).doc("3.2.1", "O(N) where N is the number of keys that will be touched.", "Returns the number of existing keys out of those specified after updating the time they were last accessed."),
+    cmd("del", "generic", -2, WRITE, KALL, keys::del).specs(&[ks(1, -1, 1, "RM delete")]).tips(&["request_policy:multi_shard", "response_policy:agg_sum"]).doc("1.0.0", "O(N) where N is the number of keys that will be removed.", "Deletes one or more keys."),
+    cmd("unlink", "generic", -2, WRITE | FAST, KALL, keys::del).specs(&[ks(1, -1, 1, "RM delete")]).tips(&["request_policy:multi_shard", "response_policy:agg_sum"]).doc("4.0.0", "O(1) for each key removed regardless of its size.", "Asynchronously deletes one or more keys."),
+    cmd("exists", "generic", -2, READONLY | FAST, KALL, keys::exists).specs(&[ks(1, -1, 1, "RO")]).tips(&["request_policy:multi_shard", "response_policy:agg_sum"]).doc("1.0.0", "O(N) where N is the number of keys to check.", "Determines whether one or more keys exist."),
+    cmd("type", "generic", 2, READONLY | FAST, K1, keys::type_).specs(&[ks(1, 0, 1, "RO")]).doc("1.0.0", "O(1)", "Determines the type of value stored at a key."),
+    cmd("rename", "generic", 3, WRITE, K12, keys::rename).specs(&[ks(1, 0, 1, "RW access delete"), ks(2, 0, 1, "OW update")]).doc("1.0.0", "O(1)", "Renames a key and overwrites the destination."),
+    cmd("renamenx", "generic", 3, WRITE | FAST, K12, keys::renamenx).specs(&[ks(1, 0, 1, "RW access delete"), ks(2, 0, 1, "OW insert")]).doc("1.0.0", "O(1)", "Renames a key only when the target key name doesn't exist."),
+    cmd("keys", "generic", 2, READONLY, NK, keys::keys).lock(Lock::Db).acl(&["@dangerous"]).tips(&["request_policy:all_shards", "nondeterministic_output_order"]).doc("1.0.0", "O(N) with N being the number of keys in the database, under the assumption that the key names in the database and the given pattern have limited length.", "Returns all key names that match a pattern."),
+    cmd("scan", "generic", -2, READONLY, NK, keys::scan).tips(&["nondeterministic_output", "request_policy:special", "response_policy:special"]).doc("2.8.0", "O(1) for every call. O(N) for a complete iteration, including enough command calls for the cursor to return back to 0. N is the number of elements inside the collection.", "Iterates over the key names in the database."),
+    cmd("randomkey", "generic", 1, READONLY, NK, keys::randomkey).tips(&["request_policy:all_shards", "response_policy:special", "nondeterministic_output"]).doc("1.0.0", "O(1)", "Returns a random key name from the database."),
+    cmd("dbsize", "server", 1, READONLY | FAST, NK, keys::dbsize).acl(&["@keyspace"]).tips(&["request_policy:all_shards", "response_policy:agg_sum"]).doc("1.0.0", "O(1)", "Returns the number of keys in the database."),
+    cmd("flushdb", "server", -1, WRITE, NK, keys::flushdb).lock(Lock::Db).acl(&["@keyspace", "@dangerous"]).tips(&["request_policy:all_shards", "response_policy:all_succeeded"]).doc("1.0.0", "O(N) where N is the number of keys in the selected database", "Remove all keys from the current database."),
+    cmd("flushall", "server", -1, WRITE, NK, keys::flushall).lock(Lock::All).acl(&["@keyspace", "@dangerous"]).tips(&["request_policy:all_shards", "response_policy:all_succeeded"]).doc("1.0.0", "O(N) where N is the total number of keys in all databases", "Removes all keys from all databases."),
+    cmd("swapdb", "server", 3, WRITE | FAST, NK, keys::swapdb).lock(Lock::Custom(keys::swapdb_slots)).acl(&["@keyspace", "@dangerous"]).doc("4.0.0", "O(N) where N is the count of clients watching or blocking on keys from both databases.", "Swaps two Redis databases."),
+    cmd("move", "generic", 3, WRITE | FAST, K1, keys::move_).lock(Lock::Custom(keys::move_slots)).specs(&[ks(1, 0, 1, "RW access update")]).doc("1.0.0", "O(1)", "Moves a key to another database."),
+    cmd("copy", "generic", -3, WRITE | DENYOOM, K12, keys::copy).lock(Lock::Custom(keys::copy_slots)).specs(&[ks(1, 0, 1, "RO access"), ks(2, 0, 1, "OW update")]).doc("6.2.0", "O(N) worst case for collections, where N is the number of nested items. O(1) for string values.", "Copies the value of a key to a new key."),
+    cmd("expire", "generic", -3, WRITE | FAST, K1, keys::expire).specs(&[ks(1, 0, 1, "RW update")]).doc("1.0.0", "O(1)", "Sets the expiration time of a key in seconds."),
+    cmd("pexpire", "generic", -3, WRITE | FAST, K1, keys::pexpire).specs(&[ks(1, 0, 1, "RW update")]).doc("2.6.0", "O(1)", "Sets the expiration time of a key in milliseconds."),
+    cmd("expireat", "generic", -3, WRITE | FAST, K1, keys::expireat).specs(&[ks(1, 0, 1, "RW update")]).doc("1.2.0", "O(1)", "Sets the expiration time of a key to a Unix timestamp."),
+    cmd("pexpireat", "generic", -3, WRITE | FAST, K1, keys::pexpireat).specs(&[ks(1, 0, 1, "RW update")]).doc("2.6.0", "O(1)", "Sets the expiration time of a key to a Unix milliseconds timestamp."),
+    cmd("ttl", "generic", 2, READONLY | FAST, K1, keys::ttl).specs(&[ks(1, 0, 1, "RO access")]).tips(&["nondeterministic_output"]).doc("1.0.0", "O(1)", "Returns the expiration time in seconds of a key."),
+    cmd("pttl", "generic", 2, READONLY | FAST, K1, keys::pttl).specs(&[ks(1, 0, 1, "RO access")]).tips(&["nondeterministic_output"]).doc("2.6.0", "O(1)", "Returns the expiration time in milliseconds of a key."),
+    cmd("expiretime", "generic", 2, READONLY | FAST, K1, keys::expiretime).specs(&[ks(1, 0, 1, "RO access")]).doc("7.0.0", "O(1)", "Returns the expiration time of a key as a Unix timestamp."),
+    cmd("pexpiretime", "generic", 2, READONLY | FAST, K1, keys::pexpiretime).specs(&[ks(1, 0, 1, "RO access")]).doc("7.0.0", "O(1)", "Returns the expiration time of a key as a Unix milliseconds timestamp."),
+    cmd("persist", "generic", 2, WRITE | FAST, K1, keys::persist).specs(&[ks(1, 0, 1, "RW update")]).doc("2.2.0", "O(1)", "Removes the expiration time of a key."),
+    cmd("touch", "generic", -2, READONLY | FAST, KALL, keys::touch).specs(&[ks(1, -1, 1, "RO")]).tips(&["request_policy:multi_shard", "response_policy:agg_sum"]).doc("3.2.1", "O(N) where N is the number of keys that will be touched.", "Returns the number of existing keys out of those specified after updating the time they were last accessed."),
     cmd("object", "generic", -2, 0, NK, container).subs(OBJECT_SUBS).doc("2.2.3", "Depends on subcommand.", "A container for object introspection commands."),
     // connection
-    cmd("ping", "connection", -1, FAST, NK, connection::ping).doc("1.0.0", "O(1)", "Returns the server's liveliness response."),
-    cmd("echo", "connection", 2, FAST, NK, connection::echo).doc("1.0.0", "O(1)", "Returns the given string."),
-    cmd("quit", "connection", -1, CONN | NO_AUTH | ALLOW_BUSY, NK, connection::quit).doc("1.0.0", "O(1)", "Closes the connection."),
-    cmd("reset", "connection", 1, CONN | NO_AUTH | ALLOW_BUSY, NK, connection::reset).doc("6.2.0", "O(1)", "Resets the connection."),
-    cmd("hello", "connection", -1, CONN | NO_AUTH | ALLOW_BUSY, NK, connection::hello).doc("6.0.0", "O(1)", "Handshakes with the Redis server."),
-    cmd("auth", "connection", -2, CONN | NO_AUTH | ALLOW_BUSY, NK, connection::auth).doc("1.0.0", "O(N) where N is the number of passwords defined for the user", "Authenticates the connection."),
+    cmd("ping", "connection", -1, FAST, NK, connection::ping).tips(&["request_policy:all_shards", "response_policy:all_succeeded"]).doc("1.0.0", "O(1)", "Returns the server's liveliness response."),
+    cmd("echo", "connection", 2, LOADING | STALE | FAST, NK, connection::echo).doc("1.0.0", "O(1)", "Returns the given string."),
+    cmd("quit", "connection", -1, NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | ALLOW_BUSY, NK, connection::quit).doc("1.0.0", "O(1)", "Closes the connection."),
+    cmd("reset", "connection", 1, NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | ALLOW_BUSY, NK, connection::reset).doc("6.2.0", "O(1)", "Resets the connection."),
+    cmd("hello", "connection", -1, NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | ALLOW_BUSY, NK, connection::hello).doc("6.0.0", "O(1)", "Handshakes with the Redis server."),
+    cmd("auth", "connection", -2, NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | ALLOW_BUSY, NK, connection::auth).doc("1.0.0", "O(N) where N is the number of passwords defined for the user", "Authenticates the connection."),
     cmd("select", "connection", 2, LOADING | STALE | FAST, NK, connection::select).doc("1.0.0", "O(1)", "Changes the selected database."),
     cmd("client", "connection", -2, 0, NK, container).subs(CLIENT_SUBS).doc("2.4.0", "Depends on subcommand.", "A container for client connection commands."),
     // server
-    cmd("info", "server", -1, LOADING | STALE, NK, server::info).acl(&["@dangerous"]).doc("1.0.0", "O(1)", "Returns information and statistics about the server."),
-    cmd("time", "server", 1, LOADING | STALE | FAST, NK, server::time).doc("2.6.0", "O(1)", "Returns the server time."),
-    cmd("lastsave", "server", 1, LOADING | STALE | FAST, NK, server::lastsave).acl(&["@admin", "@dangerous"]).doc("1.0.0", "O(1)", "Returns the Unix timestamp of the last successful save to disk."),
+    cmd("info", "server", -1, LOADING | STALE, NK, server::info).acl(&["@dangerous"]).tips(&["nondeterministic_output", "request_policy:all_shards", "response_policy:special"]).doc("1.0.0", "O(1)", "Returns information and statistics about the server."),
+    cmd("time", "server", 1, LOADING | STALE | FAST, NK, server::time).tips(&["nondeterministic_output"]).doc("2.6.0", "O(1)", "Returns the server time."),
+    cmd("lastsave", "server", 1, LOADING | STALE | FAST, NK, server::lastsave).acl(&["@admin", "@dangerous"]).tips(&["nondeterministic_output"]).doc("1.0.0", "O(1)", "Returns the Unix timestamp of the last successful save to disk."),
     cmd("monitor", "server", 1, ADMIN | NOSCRIPT | LOADING | STALE, NK, server::monitor).doc("1.0.0", "", "Listens for all requests received by the server in real-time."),
     cmd("shutdown", "server", -1, ADMIN | NOSCRIPT | LOADING | STALE | NO_MULTI | ALLOW_BUSY, NK, server::shutdown).doc("1.0.0", "O(N) when saving, where N is the total number of keys in all databases when saving data, otherwise O(1)", "Synchronously saves the database(s) to disk and shuts down the Redis server."),
     cmd("debug", "server", -2, ADMIN | NOSCRIPT | LOADING | STALE, NK, server::debug).lock(Lock::Custom(server::debug_slots)).doc("1.0.0", "Depends on subcommand.", "A container for debugging commands."),
     cmd("config", "server", -2, 0, NK, container).subs(CONFIG_SUBS).doc("2.0.0", "Depends on subcommand.", "A container for server configuration commands."),
-    cmd("command", "server", -1, LOADING | STALE, NK, server::command).subs(COMMAND_SUBS).acl(&["@connection"]).doc("2.8.13", "O(N) where N is the total number of Redis commands", "Returns detailed information about all commands."),
+    cmd("command", "server", -1, LOADING | STALE, NK, server::command).subs(COMMAND_SUBS).acl(&["@connection"]).tips(&["nondeterministic_output_order"]).doc("2.8.13", "O(N) where N is the total number of Redis commands", "Returns detailed information about all commands."),
     cmd("slowlog", "server", -2, 0, NK, container).subs(SLOWLOG_SUBS).doc("2.2.12", "Depends on subcommand.", "A container for slow log commands."),
     cmd("latency", "server", -2, 0, NK, container).subs(LATENCY_SUBS).doc("2.8.13", "Depends on subcommand.", "A container for latency diagnostics commands."),
     cmd("function", "scripting", -2, 0, NK, container).subs(FUNCTION_SUBS).doc("7.0.0", "Depends on subcommand.", "A container for function commands."),
-    cmd("sync", "server", 1, ADMIN | NOSCRIPT | NO_MULTI, NK, crate::replication::sync).lock(Lock::All).doc("1.0.0", "", "An internal command used in replication."),
+    cmd("sync", "server", 1, ADMIN | NOSCRIPT | NO_ASYNC_LOADING | NO_MULTI, NK, crate::replication::sync).lock(Lock::All).doc("1.0.0", "", "An internal command used in replication."),
     cmd("memory", "server", -2, 0, NK, container).subs(MEMORY_SUBS).doc("4.0.0", "Depends on subcommand.", "A container for memory diagnostics commands."),
 ];
 
 static OBJECT_SUBS: &[CommandDef] = &[
-    cmd("object|encoding", "generic", 3, ROF, (2, 2, 1), keys::object_encoding).doc(
-        "2.2.3",
-        "O(1)",
-        "Returns the internal encoding of a Redis object.",
-    ),
-    cmd("object|freq", "generic", 3, ROF, (2, 2, 1), keys::object_freq).doc(
-        "4.0.0",
-        "O(1)",
-        "Returns the logarithmic access frequency counter of a Redis object.",
-    ),
-    cmd("object|idletime", "generic", 3, ROF, (2, 2, 1), keys::object_idletime).doc(
-        "2.2.3",
-        "O(1)",
-        "Returns the time since the last access to a Redis object.",
-    ),
-    cmd("object|refcount", "generic", 3, ROF, (2, 2, 1), keys::object_refcount).doc(
-        "2.2.3",
-        "O(1)",
-        "Returns the reference count of a value of a key.",
-    ),
+    cmd("object|encoding", "generic", 3, READONLY, (2, 2, 1), keys::object_encoding)
+        .specs(&[ks(2, 0, 1, "RO")])
+        .tips(&["nondeterministic_output"])
+        .doc("2.2.3", "O(1)", "Returns the internal encoding of a Redis object."),
+    cmd("object|freq", "generic", 3, READONLY, (2, 2, 1), keys::object_freq)
+        .specs(&[ks(2, 0, 1, "RO")])
+        .tips(&["nondeterministic_output"])
+        .doc("4.0.0", "O(1)", "Returns the logarithmic access frequency counter of a Redis object."),
+    cmd("object|idletime", "generic", 3, READONLY, (2, 2, 1), keys::object_idletime)
+        .specs(&[ks(2, 0, 1, "RO")])
+        .tips(&["nondeterministic_output"])
+        .doc("2.2.3", "O(1)", "Returns the time since the last access to a Redis object."),
+    cmd("object|refcount", "generic", 3, READONLY, (2, 2, 1), keys::object_refcount)
+        .specs(&[ks(2, 0, 1, "RO")])
+        .tips(&["nondeterministic_output"])
+        .doc("2.2.3", "O(1)", "Returns the reference count of a value of a key."),
     cmd("object|help", "generic", 2, LOADING | STALE, NK, keys::object_help).doc(
         "6.2.0",
         "O(1)",
@@ -297,89 +342,82 @@ static OBJECT_SUBS: &[CommandDef] = &[
     ),
 ];
 
-const CA: u32 = ADMIN | NOSCRIPT | LOADING | STALE;
-
-static CLIENT_SUBS: &[CommandDef] = &[
-    cmd("client|id", "connection", 2, NOSCRIPT | LOADING | STALE, NK, connection::client_id).doc(
-        "5.0.0",
-        "O(1)",
-        "Returns the unique client ID of the connection.",
-    ),
-    cmd("client|setname", "connection", 3, NOSCRIPT | LOADING | STALE, NK, connection::client_setname).doc(
-        "2.6.9",
-        "O(1)",
-        "Sets the connection name.",
-    ),
-    cmd("client|getname", "connection", 2, NOSCRIPT | LOADING | STALE, NK, connection::client_getname).doc(
-        "2.6.9",
-        "O(1)",
-        "Returns the name of the connection.",
-    ),
-    cmd("client|list", "connection", -2, CA, NK, connection::client_list).doc(
-        "2.4.0",
-        "O(N) where N is the number of client connections",
-        "Lists open connections.",
-    ),
-    cmd("client|info", "connection", 2, NOSCRIPT | LOADING | STALE, NK, connection::client_info).doc(
-        "6.2.0",
-        "O(1)",
-        "Returns information about the connection.",
-    ),
-    cmd("client|kill", "connection", -3, CA, NK, connection::client_kill).doc(
-        "2.4.0",
-        "O(N) where N is the number of client connections",
-        "Terminates open connections.",
-    ),
-    cmd("client|pause", "connection", -3, CA, NK, connection::client_pause).doc("3.0.0", "O(1)", "Suspends commands processing."),
-    cmd("client|unpause", "connection", 2, CA, NK, connection::client_unpause).doc(
-        "6.2.0",
-        "O(N) Where N is the number of paused clients",
-        "Resumes processing commands from paused clients.",
-    ),
-    cmd("client|reply", "connection", 3, NOSCRIPT | LOADING | STALE, NK, connection::client_reply).doc(
-        "3.2.0",
-        "O(1)",
-        "Instructs the server whether to reply to commands.",
-    ),
-    cmd("client|no-evict", "connection", 3, CA, NK, connection::client_no_evict).doc(
-        "7.0.0",
-        "O(1)",
-        "Sets the client eviction mode of the connection.",
-    ),
-    cmd("client|no-touch", "connection", 3, NOSCRIPT | LOADING | STALE, NK, connection::client_no_touch).doc(
-        "7.2.0",
-        "O(1)",
-        "Controls whether commands sent by the client affect the LRU/LFU of accessed keys.",
-    ),
-    cmd("client|setinfo", "connection", 4, NOSCRIPT | LOADING | STALE, NK, connection::client_setinfo).doc(
-        "7.2.0",
-        "O(1)",
-        "Sets information specific to the client or connection.",
-    ),
-    cmd("client|help", "connection", 2, LOADING | STALE, NK, connection::client_help).doc(
-        "5.0.0",
-        "O(1)",
-        "Returns helpful text about the different subcommands.",
-    ),
-];
+static CLIENT_SUBS: &[CommandDef] =
+    &[
+        cmd("client|id", "connection", 2, NOSCRIPT | LOADING | STALE, NK, connection::client_id).doc(
+            "5.0.0",
+            "O(1)",
+            "Returns the unique client ID of the connection.",
+        ),
+        cmd("client|setname", "connection", 3, NOSCRIPT | LOADING | STALE, NK, connection::client_setname)
+            .tips(&["request_policy:all_nodes", "response_policy:all_succeeded"])
+            .doc("2.6.9", "O(1)", "Sets the connection name."),
+        cmd("client|getname", "connection", 2, NOSCRIPT | LOADING | STALE, NK, connection::client_getname).doc(
+            "2.6.9",
+            "O(1)",
+            "Returns the name of the connection.",
+        ),
+        cmd("client|list", "connection", -2, ADMIN | NOSCRIPT | LOADING | STALE, NK, connection::client_list)
+            .tips(&["nondeterministic_output"])
+            .doc("2.4.0", "O(N) where N is the number of client connections", "Lists open connections."),
+        cmd("client|info", "connection", 2, NOSCRIPT | LOADING | STALE, NK, connection::client_info)
+            .tips(&["nondeterministic_output"])
+            .doc("6.2.0", "O(1)", "Returns information about the connection."),
+        cmd("client|kill", "connection", -3, ADMIN | NOSCRIPT | LOADING | STALE, NK, connection::client_kill).doc(
+            "2.4.0",
+            "O(N) where N is the number of client connections",
+            "Terminates open connections.",
+        ),
+        cmd("client|pause", "connection", -3, ADMIN | NOSCRIPT | LOADING | STALE, NK, connection::client_pause).doc(
+            "3.0.0",
+            "O(1)",
+            "Suspends commands processing.",
+        ),
+        cmd("client|unpause", "connection", 2, ADMIN | NOSCRIPT | LOADING | STALE, NK, connection::client_unpause).doc(
+            "6.2.0",
+            "O(N) Where N is the number of paused clients",
+            "Resumes processing commands from paused clients.",
+        ),
+        cmd("client|reply", "connection", 3, NOSCRIPT | LOADING | STALE, NK, connection::client_reply).doc(
+            "3.2.0",
+            "O(1)",
+            "Instructs the server whether to reply to commands.",
+        ),
+        cmd("client|no-evict", "connection", 3, ADMIN | NOSCRIPT | LOADING | STALE, NK, connection::client_no_evict).doc(
+            "7.0.0",
+            "O(1)",
+            "Sets the client eviction mode of the connection.",
+        ),
+        cmd("client|no-touch", "connection", 3, NOSCRIPT | LOADING | STALE, NK, connection::client_no_touch).doc(
+            "7.2.0",
+            "O(1)",
+            "Controls whether commands sent by the client affect the LRU/LFU of accessed keys.",
+        ),
+        cmd("client|setinfo", "connection", 4, NOSCRIPT | LOADING | STALE, NK, connection::client_setinfo)
+            .tips(&["request_policy:all_nodes", "response_policy:all_succeeded"])
+            .doc("7.2.0", "O(1)", "Sets information specific to the client or connection."),
+        cmd("client|help", "connection", 2, LOADING | STALE, NK, connection::client_help).doc(
+            "5.0.0",
+            "O(1)",
+            "Returns helpful text about the different subcommands.",
+        ),
+    ];
 
 static CONFIG_SUBS: &[CommandDef] = &[
-    cmd("config|get", "server", -3, CA, NK, server::config_get).doc(
+    cmd("config|get", "server", -3, ADMIN | NOSCRIPT | LOADING | STALE, NK, server::config_get).doc(
         "2.0.0",
         "O(N) when N is the number of configuration parameters provided",
         "Returns the effective values of configuration parameters.",
     ),
-    cmd("config|set", "server", -4, CA, NK, server::config_set).doc(
-        "2.0.0",
-        "O(N) when N is the number of configuration parameters provided",
-        "Sets configuration parameters in-flight.",
-    ),
-    cmd("config|resetstat", "server", 2, CA, NK, server::config_resetstat).doc("2.0.0", "O(1)", "Resets the server's statistics."),
-    cmd("config|rewrite", "server", 2, CA, NK, server::config_rewrite).doc(
-        "2.8.0",
-        "O(1)",
-        "Persists the effective configuration to file.",
-    ),
+    cmd("config|set", "server", -4, ADMIN | NOSCRIPT | LOADING | STALE, NK, server::config_set)
+        .tips(&["request_policy:all_nodes", "response_policy:all_succeeded"])
+        .doc("2.0.0", "O(N) when N is the number of configuration parameters provided", "Sets configuration parameters in-flight."),
+    cmd("config|resetstat", "server", 2, ADMIN | NOSCRIPT | LOADING | STALE, NK, server::config_resetstat)
+        .tips(&["request_policy:all_nodes", "response_policy:all_succeeded"])
+        .doc("2.0.0", "O(1)", "Resets the server's statistics."),
+    cmd("config|rewrite", "server", 2, ADMIN | NOSCRIPT | LOADING | STALE, NK, server::config_rewrite)
+        .tips(&["request_policy:all_nodes", "response_policy:all_succeeded"])
+        .doc("2.8.0", "O(1)", "Persists the effective configuration to file."),
     cmd("config|help", "server", 2, LOADING | STALE, NK, server::config_help).doc(
         "5.0.0",
         "O(1)",
@@ -393,21 +431,22 @@ static COMMAND_SUBS: &[CommandDef] = &[
         "O(1)",
         "Returns a count of commands.",
     ),
-    cmd("command|list", "server", -2, LOADING | STALE, NK, server::command_list).acl(&["@connection"]).doc(
-        "7.0.0",
-        "O(N) where N is the total number of Redis commands",
-        "Returns a list of command names.",
-    ),
-    cmd("command|info", "server", -2, LOADING | STALE, NK, server::command_info).acl(&["@connection"]).doc(
-        "2.8.13",
-        "O(N) where N is the number of commands to look up",
-        "Returns information about one, multiple or all commands.",
-    ),
-    cmd("command|docs", "server", -2, LOADING | STALE, NK, server::command_docs).acl(&["@connection"]).doc(
-        "7.0.0",
-        "O(N) where N is the number of commands to look up",
-        "Returns documentary information about one, multiple or all commands.",
-    ),
+    cmd("command|list", "server", -2, LOADING | STALE, NK, server::command_list)
+        .acl(&["@connection"])
+        .tips(&["nondeterministic_output_order"])
+        .doc("7.0.0", "O(N) where N is the total number of Redis commands", "Returns a list of command names."),
+    cmd("command|info", "server", -2, LOADING | STALE, NK, server::command_info)
+        .acl(&["@connection"])
+        .tips(&["nondeterministic_output_order"])
+        .doc("2.8.13", "O(N) where N is the number of commands to look up", "Returns information about one, multiple or all commands."),
+    cmd("command|docs", "server", -2, LOADING | STALE, NK, server::command_docs)
+        .acl(&["@connection"])
+        .tips(&["nondeterministic_output_order"])
+        .doc(
+            "7.0.0",
+            "O(N) where N is the number of commands to look up",
+            "Returns documentary information about one, multiple or all commands.",
+        ),
     cmd("command|getkeys", "server", -3, LOADING | STALE, NK, server::command_getkeys).acl(&["@connection"]).doc(
         "2.8.13",
         "O(N) where N is the number of arguments to the command",
@@ -426,21 +465,15 @@ static COMMAND_SUBS: &[CommandDef] = &[
 ];
 
 static SLOWLOG_SUBS: &[CommandDef] = &[
-    cmd("slowlog|get", "server", -2, ADMIN | LOADING | STALE, NK, server::slowlog_get).doc(
-        "2.2.12",
-        "O(N) where N is the number of entries returned",
-        "Returns the slow log's entries.",
-    ),
-    cmd("slowlog|len", "server", 2, ADMIN | LOADING | STALE, NK, server::slowlog_len).doc(
-        "2.2.12",
-        "O(1)",
-        "Returns the number of entries in the slow log.",
-    ),
-    cmd("slowlog|reset", "server", 2, ADMIN | LOADING | STALE, NK, server::slowlog_reset).doc(
-        "2.2.12",
-        "O(N) where N is the number of entries in the slowlog",
-        "Clears all entries from the slow log.",
-    ),
+    cmd("slowlog|get", "server", -2, ADMIN | LOADING | STALE, NK, server::slowlog_get)
+        .tips(&["request_policy:all_nodes", "nondeterministic_output"])
+        .doc("2.2.12", "O(N) where N is the number of entries returned", "Returns the slow log's entries."),
+    cmd("slowlog|len", "server", 2, ADMIN | LOADING | STALE, NK, server::slowlog_len)
+        .tips(&["request_policy:all_nodes", "response_policy:agg_sum", "nondeterministic_output"])
+        .doc("2.2.12", "O(1)", "Returns the number of entries in the slow log."),
+    cmd("slowlog|reset", "server", 2, ADMIN | LOADING | STALE, NK, server::slowlog_reset)
+        .tips(&["request_policy:all_nodes", "response_policy:all_succeeded"])
+        .doc("2.2.12", "O(N) where N is the number of entries in the slowlog", "Clears all entries from the slow log."),
     cmd("slowlog|help", "server", 2, LOADING | STALE, NK, server::slowlog_help).doc(
         "6.2.0",
         "O(1)",
@@ -449,32 +482,28 @@ static SLOWLOG_SUBS: &[CommandDef] = &[
 ];
 
 static LATENCY_SUBS: &[CommandDef] = &[
-    cmd("latency|latest", "server", 2, CA, NK, server::latency_latest).doc(
-        "2.8.13",
-        "O(1)",
-        "Returns the latest latency samples for all events.",
-    ),
-    cmd("latency|history", "server", 3, CA, NK, server::latency_history).doc(
-        "2.8.13",
-        "O(1)",
-        "Returns timestamp-latency samples for an event.",
-    ),
-    cmd("latency|reset", "server", -2, CA, NK, server::latency_reset).doc(
-        "2.8.13",
-        "O(1)",
-        "Resets the latency data for one or more events.",
-    ),
-    cmd("latency|doctor", "server", 2, CA, NK, server::latency_doctor).doc(
-        "2.8.13",
-        "O(1)",
-        "Returns a human-readable latency analysis report.",
-    ),
-    cmd("latency|histogram", "server", -2, CA, NK, server::latency_histogram).doc(
-        "7.0.0",
-        "O(N) where N is the number of commands with latency information being retrieved.",
-        "Returns the cumulative distribution of latencies of a subset or all commands.",
-    ),
-    cmd("latency|graph", "server", 3, CA, NK, server::latency_graph).doc("2.8.13", "O(1)", "Returns a latency graph for an event."),
+    cmd("latency|latest", "server", 2, ADMIN | NOSCRIPT | LOADING | STALE, NK, server::latency_latest)
+        .tips(&["nondeterministic_output", "request_policy:all_nodes", "response_policy:special"])
+        .doc("2.8.13", "O(1)", "Returns the latest latency samples for all events."),
+    cmd("latency|history", "server", 3, ADMIN | NOSCRIPT | LOADING | STALE, NK, server::latency_history)
+        .tips(&["nondeterministic_output", "request_policy:all_nodes", "response_policy:special"])
+        .doc("2.8.13", "O(1)", "Returns timestamp-latency samples for an event."),
+    cmd("latency|reset", "server", -2, ADMIN | NOSCRIPT | LOADING | STALE, NK, server::latency_reset)
+        .tips(&["request_policy:all_nodes", "response_policy:agg_sum"])
+        .doc("2.8.13", "O(1)", "Resets the latency data for one or more events."),
+    cmd("latency|doctor", "server", 2, ADMIN | NOSCRIPT | LOADING | STALE, NK, server::latency_doctor)
+        .tips(&["nondeterministic_output", "request_policy:all_nodes", "response_policy:special"])
+        .doc("2.8.13", "O(1)", "Returns a human-readable latency analysis report."),
+    cmd("latency|histogram", "server", -2, ADMIN | NOSCRIPT | LOADING | STALE, NK, server::latency_histogram)
+        .tips(&["nondeterministic_output", "request_policy:all_nodes", "response_policy:special"])
+        .doc(
+            "7.0.0",
+            "O(N) where N is the number of commands with latency information being retrieved.",
+            "Returns the cumulative distribution of latencies of a subset or all commands.",
+        ),
+    cmd("latency|graph", "server", 3, ADMIN | NOSCRIPT | LOADING | STALE, NK, server::latency_graph)
+        .tips(&["nondeterministic_output", "request_policy:all_nodes", "response_policy:special"])
+        .doc("2.8.13", "O(1)", "Returns a latency graph for an event."),
     cmd("latency|help", "server", 2, LOADING | STALE, NK, server::latency_help).doc(
         "2.8.13",
         "O(1)",
@@ -483,21 +512,17 @@ static LATENCY_SUBS: &[CommandDef] = &[
 ];
 
 static FUNCTION_SUBS: &[CommandDef] = &[
-    cmd("function|flush", "scripting", -2, WRITE | NOSCRIPT, NK, functions::flush).doc(
-        "7.0.0",
-        "O(N) where N is the number of functions deleted",
-        "Deletes all libraries and functions.",
-    ),
-    cmd("function|list", "scripting", -2, NOSCRIPT, NK, functions::list).doc(
+    cmd("function|flush", "scripting", -2, WRITE | NOSCRIPT, NK, functions::flush)
+        .tips(&["request_policy:all_shards", "response_policy:all_succeeded"])
+        .doc("7.0.0", "O(N) where N is the number of functions deleted", "Deletes all libraries and functions."),
+    cmd("function|list", "scripting", -2, NOSCRIPT, NK, functions::list).tips(&["nondeterministic_output_order"]).doc(
         "7.0.0",
         "O(N) where N is the number of functions",
         "Returns information about all libraries.",
     ),
-    cmd("function|stats", "scripting", 2, NOSCRIPT | ALLOW_BUSY, NK, functions::stats).doc(
-        "7.0.0",
-        "O(1)",
-        "Returns information about a function during execution.",
-    ),
+    cmd("function|stats", "scripting", 2, NOSCRIPT | ALLOW_BUSY, NK, functions::stats)
+        .tips(&["nondeterministic_output", "request_policy:all_shards", "response_policy:special"])
+        .doc("7.0.0", "O(1)", "Returns information about a function during execution."),
     cmd("function|help", "scripting", 2, LOADING | STALE, NK, functions::help).doc(
         "7.0.0",
         "O(1)",
@@ -506,23 +531,25 @@ static FUNCTION_SUBS: &[CommandDef] = &[
 ];
 
 static MEMORY_SUBS: &[CommandDef] = &[
-    cmd("memory|usage", "server", -3, RO, (2, 2, 1), server::memory_usage).doc(
+    cmd("memory|usage", "server", -3, READONLY, (2, 2, 1), server::memory_usage).specs(&[ks(2, 0, 1, "RO")]).doc(
         "4.0.0",
         "O(N) where N is the number of samples.",
         "Estimates the memory usage of a key.",
     ),
-    cmd("memory|stats", "server", 2, 0, NK, server::memory_stats).doc("4.0.0", "O(1)", "Returns details about memory usage."),
-    cmd("memory|doctor", "server", 2, 0, NK, server::memory_doctor).doc("4.0.0", "O(1)", "Outputs a memory problems report."),
+    cmd("memory|stats", "server", 2, 0, NK, server::memory_stats)
+        .tips(&["nondeterministic_output", "request_policy:all_shards", "response_policy:special"])
+        .doc("4.0.0", "O(1)", "Returns details about memory usage."),
+    cmd("memory|doctor", "server", 2, 0, NK, server::memory_doctor)
+        .tips(&["nondeterministic_output", "request_policy:all_shards", "response_policy:special"])
+        .doc("4.0.0", "O(1)", "Outputs a memory problems report."),
     cmd("memory|malloc-stats", "server", 2, 0, NK, server::memory_malloc_stats).doc(
         "4.0.0",
         "Depends on how much memory is allocated, could be slow",
         "Returns the allocator statistics.",
     ),
-    cmd("memory|purge", "server", 2, 0, NK, server::memory_purge).doc(
-        "4.0.0",
-        "Depends on how much memory is allocated, could be slow",
-        "Asks the allocator to release memory.",
-    ),
+    cmd("memory|purge", "server", 2, 0, NK, server::memory_purge)
+        .tips(&["request_policy:all_shards", "response_policy:all_succeeded"])
+        .doc("4.0.0", "Depends on how much memory is allocated, could be slow", "Asks the allocator to release memory."),
     cmd("memory|help", "server", 2, LOADING | STALE, NK, server::memory_help).doc(
         "4.0.0",
         "O(1)",
