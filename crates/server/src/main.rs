@@ -94,6 +94,7 @@ fn main() {
     *cfg.file.lock() = file;
     let s = cfg.settings();
     log::init(&s.loglevel, &s.logfile);
+    ferrokv_server::clock::init();
     let srv = Server::new(cfg);
     if s.dir != "." {
         if let Err(e) = std::env::set_current_dir(&s.dir) {

@@ -15,9 +15,9 @@ pub mod strings;
 pub mod table;
 
 use std::borrow::Cow;
-use std::time::Instant;
 
 use ferrokv_protocol::ReplyBuf;
+use smallvec::SmallVec;
 
 use crate::keyspace::{hash_key, Blob, Entry, Keyspace, Locked, Slot, Value};
 use crate::net::client::Client;
@@ -66,10 +66,20 @@ pub struct Ctx<'a> {
     pub keys: Locked<'a>,
     /// Milliseconds since the epoch, fixed for the whole command as in Redis.
     pub now: u64,
+    /// Hashes of the key arguments, computed once when the lock plan was made
+    /// (keyed by the argument's address and length).
+    pub hashes: SmallVec<[(usize, usize, u64); 4]>,
     pub cmd: &'static CommandDef,
 }
 
 impl<'a> Ctx<'a> {
+    /// The keyspace hash of `key`, reusing the one the lock plan computed.
+    #[inline]
+    pub fn hash_of(&self, key: &[u8]) -> u64 {
+        let (p, n) = (key.as_ptr() as usize, key.len());
+        self.hashes.iter().find(|(a, l, _)| *a == p && *l == n).map(|(_, _, h)| *h).unwrap_or_else(|| hash_key(key))
+    }
+
     pub fn db(&self) -> usize {
         self.client.db
     }
@@ -90,13 +100,15 @@ impl<'a> Ctx<'a> {
     /// Finds a live key in database `db`, deleting it first if it has expired
     /// (lazy expiry); updates its access clock.
     pub fn lookup_in(&mut self, db: usize, key: &[u8]) -> Option<&mut Entry> {
-        lookup_live(&mut self.keys, self.srv, !self.client.no_touch, self.now, db, key)
+        let hash = self.hash_of(key);
+        lookup_live(&mut self.keys, self.srv, !self.client.no_touch, self.now, db, key, hash)
     }
 
     /// Like [`Ctx::get_str`], but also hands out the reply buffer so a handler can send
     /// the value without copying it.
     pub fn get_str_out(&mut self, key: &[u8]) -> Result<(Option<&Blob>, &mut ReplyBuf), Error> {
-        let e = lookup_live(&mut self.keys, self.srv, !self.client.no_touch, self.now, self.client.db, key);
+        let hash = self.hash_of(key);
+        let e = lookup_live(&mut self.keys, self.srv, !self.client.no_touch, self.now, self.client.db, key, hash);
         self.srv.stats.keyspace(e.is_some());
         let b = match e {
             None => None,
@@ -146,7 +158,7 @@ impl<'a> Ctx<'a> {
     /// Stores a string produced other than by a plain SET (see `value::enc`).
     pub fn store_hinted(&mut self, key: &[u8], value: Value, expire_at: u64, hint: u8) {
         self.store(key, value, expire_at);
-        let hash = hash_key(key);
+        let hash = self.hash_of(key);
         let slot = Slot { db: self.client.db as u32, shard: crate::keyspace::shard_of(hash) as u32 };
         if let Some(e) = self.keys.shard_mut(slot).get_mut(hash, key) {
             e.enc = hint;
@@ -156,13 +168,14 @@ impl<'a> Ctx<'a> {
     /// Finds a live key without updating its access clock (TTL, TYPE, EXISTS and
     /// OBJECT must not make a key look recently used); counts hits and misses.
     pub fn lookup_notouch(&mut self, key: &[u8]) -> Option<&mut Entry> {
-        let r = lookup_live(&mut self.keys, self.srv, false, self.now, self.client.db, key);
+        let hash = self.hash_of(key);
+        let r = lookup_live(&mut self.keys, self.srv, false, self.now, self.client.db, key, hash);
         self.srv.stats.keyspace(r.is_some());
         r
     }
 
     pub fn store_in(&mut self, db: usize, key: &[u8], value: Value, expire_at: u64) {
-        let hash = hash_key(key);
+        let hash = self.hash_of(key);
         let slot = Slot { db: db as u32, shard: crate::keyspace::shard_of(hash) as u32 };
         let lru = self.srv.lru_clock();
         self.keys.shard_mut(slot).put(hash, key, value, expire_at, lru);
@@ -171,7 +184,7 @@ impl<'a> Ctx<'a> {
     /// Deletes a key (if live); returns whether it existed.
     pub fn remove_in(&mut self, db: usize, key: &[u8]) -> Option<Entry> {
         self.lookup_in(db, key)?;
-        let hash = hash_key(key);
+        let hash = self.hash_of(key);
         let slot = Slot { db: db as u32, shard: crate::keyspace::shard_of(hash) as u32 };
         self.keys.shard_mut(slot).remove(hash, key)
     }
@@ -181,7 +194,7 @@ impl<'a> Ctx<'a> {
     }
 
     pub fn set_expire(&mut self, key: &[u8], at: u64) -> bool {
-        let hash = hash_key(key);
+        let hash = self.hash_of(key);
         let slot = Slot { db: self.client.db as u32, shard: crate::keyspace::shard_of(hash) as u32 };
         self.keys.shard_mut(slot).set_expire(hash, key, at)
     }
@@ -198,8 +211,7 @@ impl<'a> Ctx<'a> {
 }
 
 /// Finds a live key, removing it (and propagating the DEL) if it has expired.
-fn lookup_live<'k>(keys: &'k mut Locked, srv: &Server, touch: bool, now: u64, db: usize, key: &[u8]) -> Option<&'k mut Entry> {
-    let hash = hash_key(key);
+fn lookup_live<'k>(keys: &'k mut Locked, srv: &Server, touch: bool, now: u64, db: usize, key: &[u8], hash: u64) -> Option<&'k mut Entry> {
     let slot = Slot { db: db as u32, shard: crate::keyspace::shard_of(hash) as u32 };
     let shard = keys.shard_mut(slot);
     let expired = matches!(shard.get(hash, key), Some(e) if e.expire_at != 0 && e.expire_at <= now);
@@ -268,7 +280,8 @@ pub fn execute(srv: &Server, client: &mut Client, out: &mut ReplyBuf, args: &[&[
     if srv.monitors_active() && def.flags & table::SKIP_MONITOR == 0 {
         srv.feed_monitors(client, args);
     }
-    let keys = match lock_plan(srv, def, client.db, args) {
+    let mut hashes = SmallVec::new();
+    let keys = match lock_plan(srv, def, client.db, args, &mut hashes) {
         Ok(k) => k,
         Err(e) => {
             srv.stats.error(&e.0);
@@ -276,8 +289,8 @@ pub fn execute(srv: &Server, client: &mut Client, out: &mut ReplyBuf, args: &[&[
             return;
         }
     };
-    let start = Instant::now();
-    let mut ctx = Ctx { srv, client, out, args, keys, now, cmd: def };
+    let start = crate::clock::now();
+    let mut ctx = Ctx { srv, client, out, args, keys, now, hashes, cmd: def };
     let res = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| (def.handler)(&mut ctx)));
     let Ctx { client, out, keys, .. } = ctx;
     drop(keys);
@@ -295,7 +308,7 @@ pub fn execute(srv: &Server, client: &mut Client, out: &mut ReplyBuf, args: &[&[
             true
         }
     };
-    let elapsed = start.elapsed();
+    let elapsed = crate::clock::since(start);
     srv.stats.called(id, elapsed, failed);
     srv.after_command(client, def, args, elapsed);
 }
@@ -347,7 +360,13 @@ fn unknown_command(args: &[&[u8]]) -> String {
     format!("ERR unknown command '{}', with args beginning with: {}", truncate(&String::from_utf8_lossy(args[0]), 128), rest)
 }
 
-fn lock_plan<'s>(srv: &'s Server, def: &CommandDef, db: usize, args: &[&[u8]]) -> Result<Locked<'s>, Error> {
+fn lock_plan<'s>(
+    srv: &'s Server,
+    def: &CommandDef,
+    db: usize,
+    args: &[&[u8]],
+    hashes: &mut SmallVec<[(usize, usize, u64); 4]>,
+) -> Result<Locked<'s>, Error> {
     let ks: &Keyspace = &srv.keyspace;
     Ok(match def.lock {
         Lock::None => Locked::empty(),
@@ -361,7 +380,11 @@ fn lock_plan<'s>(srv: &'s Server, def: &CommandDef, db: usize, args: &[&[u8]]) -
             }
             let last = if last < 0 { args.len() as i32 + last } else { last };
             let (first, last) = (first as usize, (last.max(0) as usize).min(args.len() - 1));
-            ks.lock((first..=last).step_by(step.max(1) as usize).map(|i| Keyspace::slot(db, args[i])))
+            ks.lock((first..=last).step_by(step.max(1) as usize).map(|i| {
+                let h = hash_key(args[i]);
+                hashes.push((args[i].as_ptr() as usize, args[i].len(), h));
+                Slot { db: db as u32, shard: crate::keyspace::shard_of(h) as u32 }
+            }))
         }
     })
 }
