@@ -34,6 +34,18 @@ pub fn type_(ctx: &mut Ctx) -> CmdResult {
     Ok(())
 }
 
+/// Stores a value moved or copied from another key with that key's encoding hint: Redis
+/// keeps the object (RENAME, MOVE) or duplicates it encoding and all (COPY), so a `raw`
+/// or INCRBYFLOAT-made value stays what OBJECT ENCODING said it was.
+fn store_with_enc(ctx: &mut Ctx, db: usize, key: &[u8], value: Value, expire_at: u64, enc: u8) {
+    ctx.store_in(db, key, value, expire_at);
+    if enc != crate::keyspace::value::enc::AUTO {
+        if let Some(e) = ctx.lookup_in(db, key) {
+            e.enc = enc;
+        }
+    }
+}
+
 fn rename_generic(ctx: &mut Ctx, nx: bool) -> CmdResult {
     let (src, dst) = (ctx.args[1], ctx.args[2]);
     let Some(e) = ctx.lookup(src) else { return Err(err::NO_KEY.into()) };
@@ -52,7 +64,8 @@ fn rename_generic(ctx: &mut Ctx, nx: bool) -> CmdResult {
     }
     let e = ctx.remove(src).expect("looked up above");
     ctx.remove(dst);
-    ctx.store(dst, e.value, expire_at);
+    let db = ctx.db();
+    store_with_enc(ctx, db, dst, e.value, expire_at, e.enc);
     ctx.propagate_as_is();
     if nx {
         ctx.out.int(1);
@@ -296,7 +309,7 @@ pub fn move_(ctx: &mut Ctx) -> CmdResult {
         return Ok(());
     }
     let e = ctx.remove_in(src, key).expect("present");
-    ctx.store_in(dst, key, e.value, e.expire_at);
+    store_with_enc(ctx, dst, key, e.value, e.expire_at, e.enc);
     ctx.propagate_as_is();
     ctx.out.int(1);
     Ok(())
@@ -344,7 +357,7 @@ pub fn copy(ctx: &mut Ctx) -> CmdResult {
         ctx.out.int(0);
         return Ok(());
     };
-    let (value, expire_at) = (e.value.clone(), e.expire_at);
+    let (value, expire_at, enc) = (e.value.clone(), e.expire_at, e.enc);
     if ctx.lookup_in(dst, dst_key).is_some() {
         if !replace {
             ctx.out.int(0);
@@ -352,7 +365,7 @@ pub fn copy(ctx: &mut Ctx) -> CmdResult {
         }
         ctx.remove_in(dst, dst_key);
     }
-    ctx.store_in(dst, dst_key, value, expire_at);
+    store_with_enc(ctx, dst, dst_key, value, expire_at, enc);
     ctx.propagate_as_is();
     ctx.out.int(1);
     Ok(())

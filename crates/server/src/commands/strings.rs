@@ -34,7 +34,12 @@ struct SetOpts {
 
 fn parse_set_opts(ctx: &Ctx, from: usize) -> Result<SetOpts, Error> {
     let mut o = SetOpts { nx: false, xx: false, get: false, ttl: Ttl::Clear, pxat: false };
-    let mut expire_given = false;
+    // The TTL option given (KEEPTTL, EX, PX, EXAT or PXAT): Redis accepts the same one
+    // again (the last wins) but not two different ones.
+    let mut ttl_word: Option<Vec<u8>> = None;
+    // (argument index, unit is ms, absolute): validated once the whole syntax is, as
+    // Redis does (a syntax error wins over a bad expire value).
+    let mut expire: Option<(usize, bool, bool)> = None;
     let mut i = from;
     while i < ctx.args.len() {
         let a = ctx.args[i];
@@ -44,27 +49,35 @@ fn parse_set_opts(ctx: &Ctx, from: usize) -> Result<SetOpts, Error> {
             b"NX" if !o.xx => o.nx = true,
             b"XX" if !o.nx => o.xx = true,
             b"GET" => o.get = true,
-            b"KEEPTTL" if !expire_given => {
+            b"KEEPTTL" if ttl_word.as_ref().is_none_or(|w| *w == word) => {
                 o.ttl = Ttl::Keep;
-                expire_given = true;
+                ttl_word = Some(word);
             }
-            b"EX" | b"PX" | b"EXAT" | b"PXAT" if !expire_given && has_next => {
+            b"EX" | b"PX" | b"EXAT" | b"PXAT" if ttl_word.as_ref().is_none_or(|w| *w == word) && has_next => {
                 let ms = word == b"PX" || word == b"PXAT";
                 let abs = word == b"EXAT" || word == b"PXAT";
-                let n = parse_canonical_i64(ctx.args[i + 1]).ok_or(Error::from(err::NOT_INT))?;
-                if n <= 0 {
-                    return Err(format!("ERR invalid expire time in '{}' command", ctx.cmd.name).into());
-                }
-                o.ttl = Ttl::At(expire_at_from(ctx, ctx.args[i + 1], ms, abs, ctx.cmd.name)?);
+                expire = Some((i + 1, ms, abs));
                 o.pxat = word == b"PXAT";
-                expire_given = true;
+                ttl_word = Some(word);
                 i += 1;
             }
             _ => return Err(err::SYNTAX.into()),
         }
         i += 1;
     }
+    if let Some((at, ms, abs)) = expire {
+        o.ttl = Ttl::At(checked_expire(ctx, at, ms, abs)?);
+    }
     Ok(o)
+}
+
+/// The expire time in `ctx.args[at]` as an absolute unix time in ms, or Redis's error.
+fn checked_expire(ctx: &Ctx, at: usize, ms: bool, abs: bool) -> Result<u64, Error> {
+    let n = parse_canonical_i64(ctx.args[at]).ok_or(Error::from(err::NOT_INT))?;
+    if n <= 0 {
+        return Err(format!("ERR invalid expire time in '{}' command", ctx.cmd.name).into());
+    }
+    expire_at_from(ctx, ctx.args[at], ms, abs, ctx.cmd.name)
 }
 
 pub fn set(ctx: &mut Ctx) -> CmdResult {
@@ -168,20 +181,22 @@ pub fn getdel(ctx: &mut Ctx) -> CmdResult {
 pub fn getex(ctx: &mut Ctx) -> CmdResult {
     let key = ctx.args[1];
     let mut ttl: Option<Ttl> = None;
+    let mut expire: Option<(usize, bool, bool)> = None;
+    // As in SET: the same option may repeat (the last wins), two different ones may not.
+    let mut given: Option<Vec<u8>> = None;
     let mut i = 2;
     while i < ctx.args.len() {
         let w = ctx.args[i].to_ascii_uppercase();
         let has_next = i + 1 < ctx.args.len();
+        let fresh = given.as_ref().is_none_or(|g| *g == w);
         match w.as_slice() {
-            b"PERSIST" if ttl.is_none() => ttl = Some(Ttl::Clear),
-            b"EX" | b"PX" | b"EXAT" | b"PXAT" if ttl.is_none() && has_next => {
-                let ms = w == b"PX" || w == b"PXAT";
-                let abs = w == b"EXAT" || w == b"PXAT";
-                let n = parse_canonical_i64(ctx.args[i + 1]).ok_or(Error::from(err::NOT_INT))?;
-                if n <= 0 {
-                    return Err("ERR invalid expire time in 'getex' command".into());
-                }
-                ttl = Some(Ttl::At(expire_at_from(ctx, ctx.args[i + 1], ms, abs, "getex")?));
+            b"PERSIST" if fresh => {
+                ttl = Some(Ttl::Clear);
+                given = Some(w);
+            }
+            b"EX" | b"PX" | b"EXAT" | b"PXAT" if fresh && has_next => {
+                expire = Some((i + 1, w == b"PX" || w == b"PXAT", w == b"EXAT" || w == b"PXAT"));
+                given = Some(w);
                 i += 1;
             }
             _ => return Err(err::SYNTAX.into()),
@@ -192,6 +207,10 @@ pub fn getex(ctx: &mut Ctx) -> CmdResult {
         ctx.out.null();
         return Ok(());
     };
+    // Like Redis, the expire value is checked only once the key is found to be a string.
+    if let Some((at, ms, abs)) = expire {
+        ttl = Some(Ttl::At(checked_expire(ctx, at, ms, abs)?));
+    }
     match ttl {
         Some(Ttl::At(t)) if t <= ctx.now => {
             ctx.remove(key);
@@ -344,15 +363,29 @@ pub fn decrby(ctx: &mut Ctx) -> CmdResult {
     incr_by(ctx, -by)
 }
 
+/// A float operand of INCRBYFLOAT: like Redis's `strtold`, text whose value overflows
+/// (`1e99999`) is not a float, while the literal `inf` is.
+fn float_operand(s: &[u8]) -> Option<f64> {
+    let v = parse_f64(s)?;
+    let literal = || {
+        let t = s.strip_prefix(b"-").or_else(|| s.strip_prefix(b"+")).unwrap_or(s);
+        t.eq_ignore_ascii_case(b"inf") || t.eq_ignore_ascii_case(b"infinity")
+    };
+    if v.is_infinite() && !literal() {
+        return None;
+    }
+    Some(v)
+}
+
 pub fn incrbyfloat(ctx: &mut Ctx) -> CmdResult {
     let key = ctx.args[1];
-    let by = parse_f64(ctx.args[2]).ok_or(Error::from(err::NOT_FLOAT))?;
+    let by = float_operand(ctx.args[2]).ok_or(Error::from(err::NOT_FLOAT))?;
     let (cur, cur_text, ttl) = match ctx.lookup(key) {
         None => (0.0, b"0".to_vec(), 0),
         Some(e) => {
             let ttl = e.expire_at;
             match &e.value {
-                Value::Str(b) => (parse_f64(b).ok_or(Error::from(err::NOT_FLOAT))?, b.to_vec(), ttl),
+                Value::Str(b) => (float_operand(b).ok_or(Error::from(err::NOT_FLOAT))?, b.to_vec(), ttl),
                 #[allow(unreachable_patterns)]
                 _ => return Err(err::WRONGTYPE.into()),
             }
