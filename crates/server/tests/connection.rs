@@ -123,8 +123,20 @@ fn quit_and_echo_and_select() {
 #[test]
 fn maxclients_is_enforced() {
     let s = Server::start_with(&["--maxclients", "2"]);
-    let mut a = s.raw();
-    assert_eq!(a.cmd("PING"), "+PONG\r\n");
+    // The harness's start-up probe may still be counted for a moment: retry until the
+    // first client is admitted.
+    let mut a = None;
+    assert!(eventually(Duration::from_secs(5), || {
+        let mut c = s.raw();
+        c.send(&[b"PING"]);
+        let mut line = String::new();
+        let ok = std::io::BufRead::read_line(&mut c.r, &mut line).is_ok() && line == "+PONG\r\n";
+        if ok {
+            a = Some(c);
+        }
+        ok
+    }));
+    let _a = a;
     let mut b = s.raw();
     // Wait until the start-up probe's connection is gone and both clients are counted.
     assert!(eventually(Duration::from_secs(5), || b.cmd("INFO clients").contains("connected_clients:2\r\n")));

@@ -34,18 +34,6 @@ pub fn type_(ctx: &mut Ctx) -> CmdResult {
     Ok(())
 }
 
-/// Stores a value moved or copied from another key with that key's encoding hint: Redis
-/// keeps the object (RENAME, MOVE) or duplicates it encoding and all (COPY), so a `raw`
-/// or INCRBYFLOAT-made value stays what OBJECT ENCODING said it was.
-fn store_with_enc(ctx: &mut Ctx, db: usize, key: &[u8], value: Value, expire_at: u64, enc: u8) {
-    ctx.store_in(db, key, value, expire_at);
-    if enc != crate::keyspace::value::enc::AUTO {
-        if let Some(e) = ctx.lookup_in(db, key) {
-            e.enc = enc;
-        }
-    }
-}
-
 fn rename_generic(ctx: &mut Ctx, nx: bool) -> CmdResult {
     let (src, dst) = (ctx.args[1], ctx.args[2]);
     let Some(e) = ctx.lookup(src) else { return Err(err::NO_KEY.into()) };
@@ -64,8 +52,10 @@ fn rename_generic(ctx: &mut Ctx, nx: bool) -> CmdResult {
     }
     let e = ctx.remove(src).expect("looked up above");
     ctx.remove(dst);
+    // Redis keeps the object (RENAME, MOVE) or copies it encoding and all (COPY), so
+    // the encoding hint travels with the value.
     let db = ctx.db();
-    store_with_enc(ctx, db, dst, e.value, expire_at, e.enc);
+    ctx.store_in_hinted(db, dst, e.value, expire_at, e.enc);
     ctx.propagate_as_is();
     if nx {
         ctx.out.int(1);
@@ -309,7 +299,7 @@ pub fn move_(ctx: &mut Ctx) -> CmdResult {
         return Ok(());
     }
     let e = ctx.remove_in(src, key).expect("present");
-    store_with_enc(ctx, dst, key, e.value, e.expire_at, e.enc);
+    ctx.store_in_hinted(dst, key, e.value, e.expire_at, e.enc);
     ctx.propagate_as_is();
     ctx.out.int(1);
     Ok(())
@@ -365,7 +355,7 @@ pub fn copy(ctx: &mut Ctx) -> CmdResult {
         }
         ctx.remove_in(dst, dst_key);
     }
-    store_with_enc(ctx, dst, dst_key, value, expire_at, enc);
+    ctx.store_in_hinted(dst, dst_key, value, expire_at, enc);
     ctx.propagate_as_is();
     ctx.out.int(1);
     Ok(())

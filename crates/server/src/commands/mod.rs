@@ -157,12 +157,7 @@ impl<'a> Ctx<'a> {
 
     /// Stores a string produced other than by a plain SET (see `value::enc`).
     pub fn store_hinted(&mut self, key: &[u8], value: Value, expire_at: u64, hint: u8) {
-        self.store(key, value, expire_at);
-        let hash = self.hash_of(key);
-        let slot = Slot { db: self.client.db as u32, shard: crate::keyspace::shard_of(hash) as u32 };
-        if let Some(e) = self.keys.shard_mut(slot).get_mut(hash, key) {
-            e.enc = hint;
-        }
+        self.store_in_hinted(self.client.db, key, value, expire_at, hint);
     }
 
     /// Finds a live key without updating its access clock (TTL, TYPE, EXISTS and
@@ -175,10 +170,14 @@ impl<'a> Ctx<'a> {
     }
 
     pub fn store_in(&mut self, db: usize, key: &[u8], value: Value, expire_at: u64) {
+        self.store_in_hinted(db, key, value, expire_at, crate::keyspace::value::enc::AUTO);
+    }
+
+    pub fn store_in_hinted(&mut self, db: usize, key: &[u8], value: Value, expire_at: u64, hint: u8) {
         let hash = self.hash_of(key);
         let slot = Slot { db: db as u32, shard: crate::keyspace::shard_of(hash) as u32 };
         let lru = self.srv.lru_clock();
-        self.keys.shard_mut(slot).put(hash, key, value, expire_at, lru);
+        self.keys.shard_mut(slot).put(hash, key, value, expire_at, lru, hint);
     }
 
     /// Deletes a key (if live); returns whether it existed.

@@ -56,19 +56,20 @@ impl Shard {
         self.dict.get_mut(hash, key)
     }
 
-    /// Inserts or replaces `key`; the expiry is `expire_at` (0 = none).
-    pub fn put(&mut self, hash: u64, key: &[u8], value: Value, expire_at: u64, lru: u32) {
+    /// Inserts or replaces `key`; the expiry is `expire_at` (0 = none), `enc` the
+    /// encoding hint (`value::enc`).
+    pub fn put(&mut self, hash: u64, key: &[u8], value: Value, expire_at: u64, lru: u32, enc: u8) {
         if let Some(e) = self.dict.get_mut(hash, key) {
             let was = e.expire_at != 0;
             e.value = value;
             e.expire_at = expire_at;
             e.lru = lru;
-            e.enc = 0;
+            e.enc = enc;
             self.volatile = self.volatile + (expire_at != 0) as usize - was as usize;
             return;
         }
         self.volatile += (expire_at != 0) as usize;
-        self.dict.insert_new(hash, Entry { key: Blob::new(key), value, expire_at, lru, enc: 0 }, hash_key);
+        self.dict.insert_new(hash, Entry { key: Blob::new(key), value, expire_at, lru, enc }, hash_key);
     }
 
     pub fn remove(&mut self, hash: u64, key: &[u8]) -> Option<Entry> {
