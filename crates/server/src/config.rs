@@ -520,6 +520,15 @@ pub struct Settings {
     pub dir: String,
     pub loglevel: String,
     pub logfile: String,
+    pub hash_max_listpack_entries: usize,
+    pub hash_max_listpack_value: usize,
+    pub list_max_listpack_size: i64,
+    pub set_max_intset_entries: usize,
+    pub set_max_listpack_entries: usize,
+    pub set_max_listpack_value: usize,
+    pub zset_max_listpack_entries: usize,
+    pub zset_max_listpack_value: usize,
+    pub hll_sparse_max_bytes: usize,
 }
 
 pub struct Config {
@@ -722,6 +731,15 @@ fn build_settings(v: &[String]) -> Settings {
         dir: get("dir").to_string(),
         loglevel: get("loglevel").to_string(),
         logfile: get("logfile").to_string(),
+        hash_max_listpack_entries: num("hash-max-listpack-entries") as usize,
+        hash_max_listpack_value: num("hash-max-listpack-value") as usize,
+        list_max_listpack_size: num("list-max-listpack-size"),
+        set_max_intset_entries: num("set-max-intset-entries") as usize,
+        set_max_listpack_entries: num("set-max-listpack-entries") as usize,
+        set_max_listpack_value: num("set-max-listpack-value") as usize,
+        zset_max_listpack_entries: num("zset-max-listpack-entries") as usize,
+        zset_max_listpack_value: num("zset-max-listpack-value") as usize,
+        hll_sparse_max_bytes: num("hll-sparse-max-bytes") as usize,
     }
 }
 

@@ -7,6 +7,7 @@
 //! table of options.
 
 pub mod alloc;
+pub mod blocking;
 pub mod clock;
 pub mod commands;
 pub mod config;

@@ -291,6 +291,20 @@ fn kill(ctx: &mut Ctx, c: &crate::net::client::ClientShared) {
     }
 }
 
+/// CLIENT UNBLOCK id [TIMEOUT|ERROR]: ends another client's blocking command.
+pub fn client_unblock(ctx: &mut Ctx) -> CmdResult {
+    let id = ctx.int_arg(2)?;
+    let error = match ctx.args.len() {
+        3 => false,
+        4 if ctx.is(3, "timeout") => false,
+        4 if ctx.is(3, "error") => true,
+        _ => return Err("ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR".into()),
+    };
+    let done = id >= 0 && ctx.srv.blocking.unblock(id as u64, error);
+    ctx.out.int(done as i64);
+    Ok(())
+}
+
 pub fn client_pause(ctx: &mut Ctx) -> CmdResult {
     let ms = crate::util::parse_canonical_i64(ctx.args[2]).ok_or(Error::from("ERR timeout is not an integer or out of range"))?;
     if ms < 0 {

@@ -538,6 +538,7 @@ pub fn object_refcount(ctx: &mut Ctx) -> CmdResult {
     let key = ctx.args[2];
     let shared_int = |v: &Value| match v {
         Value::Str(b) => crate::util::parse_canonical_i64(b).is_some_and(|n| (0..10000).contains(&n)),
+        _ => false,
     };
     match ctx.lookup_notouch(key) {
         // Redis shares the integers 0..9999 and reports them as immortal.

@@ -9,8 +9,15 @@ pub mod bitfield;
 pub mod bitmaps;
 pub mod connection;
 pub mod functions;
+pub mod geo;
+pub mod hashes;
+pub mod hyperloglog;
 pub mod keys;
+pub mod lists;
 pub mod server;
+pub mod sets;
+pub mod sort;
+pub mod sorted_sets;
 pub mod strings;
 pub mod table;
 
@@ -19,6 +26,7 @@ use std::borrow::Cow;
 use ferrokv_protocol::ReplyBuf;
 use smallvec::SmallVec;
 
+pub use crate::keyspace::value::Typed;
 use crate::keyspace::{hash_key, Blob, Entry, Keyspace, Locked, Slot, Value};
 use crate::net::client::Client;
 use crate::server::Server;
@@ -114,7 +122,6 @@ impl<'a> Ctx<'a> {
             None => None,
             Some(e) => match &e.value {
                 Value::Str(b) => Some(b),
-                #[allow(unreachable_patterns)]
                 _ => return Err(err::WRONGTYPE.into()),
             },
         };
@@ -140,10 +147,99 @@ impl<'a> Ctx<'a> {
             None => Ok(None),
             Some(e) => match &e.value {
                 Value::Str(b) => Ok(Some(b)),
-                #[allow(unreachable_patterns)]
                 _ => Err(err::WRONGTYPE.into()),
             },
         }
+    }
+
+    /// The value of type `T` at `key` for a read: `None` when absent, WRONGTYPE for
+    /// another type. Counts a keyspace hit or miss.
+    pub fn read<T: Typed>(&mut self, key: &[u8]) -> Result<Option<&mut T>, Error> {
+        Ok(self.read_out::<T>(key)?.0)
+    }
+
+    /// Like [`Ctx::read`], also handing out the reply buffer so the handler can reply
+    /// straight from the value.
+    pub fn read_out<T: Typed>(&mut self, key: &[u8]) -> Result<(Option<&mut T>, &mut ReplyBuf), Error> {
+        let hash = self.hash_of(key);
+        let e = lookup_live(&mut self.keys, self.srv, !self.client.no_touch, self.now, self.client.db, key, hash);
+        self.srv.stats.keyspace(e.is_some());
+        match e {
+            None => Ok((None, &mut *self.out)),
+            Some(e) => match T::of_mut(&mut e.value) {
+                Some(v) => Ok((Some(v), &mut *self.out)),
+                None => Err(err::WRONGTYPE.into()),
+            },
+        }
+    }
+
+    /// The value of type `T` at `key` for a write (no hit/miss counted): `None` when
+    /// absent, WRONGTYPE for another type. Marks the key ready for blocked clients.
+    pub fn write<T: Typed>(&mut self, key: &[u8]) -> Result<Option<&mut T>, Error> {
+        self.signal_ready(key);
+        match self.lookup(key) {
+            None => Ok(None),
+            Some(e) => T::of_mut(&mut e.value).map(Some).ok_or(Error::from(err::WRONGTYPE)),
+        }
+    }
+
+    /// The value of type `T` at `key`, created with `make` when absent (WRONGTYPE for
+    /// another type). Marks the key ready for blocked clients.
+    pub fn write_or_create<T: Typed>(&mut self, key: &[u8], make: impl FnOnce() -> T) -> Result<&mut T, Error> {
+        if self.write::<T>(key)?.is_none() {
+            self.store(key, make().into_value(), 0);
+        }
+        Ok(self.write::<T>(key)?.expect("just stored"))
+    }
+
+    /// Deletes `key` if it holds an emptied collection (Redis never keeps empty ones);
+    /// returns whether it did.
+    pub fn drop_if_empty(&mut self, key: &[u8]) -> bool {
+        let empty = self.lookup(key).is_some_and(|e| !matches!(e.value, Value::Str(_)) && e.value.is_empty());
+        if empty {
+            self.remove(key);
+        }
+        empty
+    }
+
+    /// Marks `key` (current database) as possibly ready for clients blocked on it.
+    pub fn signal_ready(&mut self, key: &[u8]) {
+        self.signal_ready_in(self.client.db, key);
+    }
+
+    pub fn signal_ready_in(&mut self, db: usize, key: &[u8]) {
+        if self.srv.blocking.has_waiters(db, key) && !self.client.ready_keys.iter().any(|(d, k)| *d == db && k == key) {
+            self.client.ready_keys.push((db, key.to_vec()));
+        }
+    }
+
+    /// Whether this command may block: not inside MULTI/EXEC, a script, or when re-run
+    /// to serve a blocked client (then it behaves as its non-blocking form).
+    pub fn may_block(&self) -> bool {
+        !self.client.no_block
+    }
+
+    /// Blocks the client on `keys` until one of them is written or `timeout_at` (unix
+    /// ms, 0 = forever) passes; the handler replies nothing now. On timeout the client
+    /// gets the null array, as from Redis.
+    pub fn block(&mut self, keys: Vec<Vec<u8>>, timeout_at: u64) {
+        self.client.block = Some(crate::blocking::BlockSpec { keys, timeout_at });
+    }
+
+    /// Parses a blocking timeout in seconds (fractions allowed) into an absolute unix
+    /// ms deadline, 0 meaning forever, with Redis's errors.
+    pub fn timeout_arg(&self, i: usize) -> Result<u64, Error> {
+        let s = std::str::from_utf8(self.args[i]).ok();
+        let v = s.and_then(|s| crate::util::parse_f64(s.as_bytes())).filter(|v| v.is_finite());
+        let Some(v) = v else { return Err("ERR timeout is not a float or out of range".into()) };
+        if v < 0.0 {
+            return Err("ERR timeout is negative".into());
+        }
+        let ms = (v * 1000.0).ceil();
+        if ms >= (i64::MAX / 2) as f64 {
+            return Err("ERR timeout is out of range".into());
+        }
+        Ok(if ms == 0.0 { 0 } else { self.now + ms as u64 })
     }
 
     pub fn exists(&mut self, key: &[u8]) -> bool {
@@ -293,6 +389,10 @@ pub fn execute(srv: &Server, client: &mut Client, out: &mut ReplyBuf, args: &[&[
     let res = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| (def.handler)(&mut ctx)));
     let Ctx { client, out, keys, .. } = ctx;
     drop(keys);
+    if !client.ready_keys.is_empty() {
+        let ready = std::mem::take(&mut client.ready_keys);
+        srv.blocking.serve(srv, ready, now);
+    }
     let failed = match res {
         Ok(Ok(())) => false,
         Ok(Err(e)) => {

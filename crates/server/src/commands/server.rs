@@ -139,9 +139,12 @@ pub fn info_text(ctx: &Ctx, wanted: &[String]) -> String {
             &mut out,
             "Clients",
             format!(
-                "connected_clients:{}\r\ncluster_connections:0\r\nmaxclients:{}\r\nclient_recent_max_input_buffer:0\r\nclient_recent_max_output_buffer:0\r\nblocked_clients:0\r\ntracking_clients:0\r\nclients_in_timeout_table:0\r\ntotal_blocking_keys:0\r\ntotal_blocking_keys_on_nokey:0\r\n",
+                "connected_clients:{}\r\ncluster_connections:0\r\nmaxclients:{}\r\nclient_recent_max_input_buffer:0\r\nclient_recent_max_output_buffer:0\r\nblocked_clients:{}\r\ntracking_clients:0\r\nclients_in_timeout_table:{}\r\ntotal_blocking_keys:{}\r\ntotal_blocking_keys_on_nokey:0\r\n",
                 srv.connected.load(Ordering::Relaxed),
-                s.maxclients
+                s.maxclients,
+                srv.blocking.blocked_clients(),
+                srv.blocking.blocked_clients(),
+                srv.blocking.key_count.load(Ordering::Relaxed),
             ),
         );
     }
@@ -1004,14 +1007,7 @@ fn debug_allowed(ctx: &Ctx) -> bool {
 
 /// A digest of one value that is independent of encoding, as DEBUG DIGEST-VALUE gives.
 fn value_digest(v: &Value) -> [u8; 20] {
-    let mut h = Sha1::new();
-    match v {
-        Value::Str(b) => {
-            h.update(b"string");
-            h.update(b.as_slice());
-        }
-    }
-    h.finalize().into()
+    v.digest()
 }
 
 fn hex(d: &[u8]) -> String {
@@ -1085,9 +1081,7 @@ pub fn debug(ctx: &mut Ctx) -> CmdResult {
             let clock = ctx.srv.lru_clock();
             let Some(e) = ctx.lookup(key) else { return Err(err::NO_KEY.into()) };
             let enc = e.value.encoding(e.enc);
-            let len = match &e.value {
-                Value::Str(b) => b.len(),
-            };
+            let len = e.value.len();
             let line = format!(
                 "Value at:{:p} refcount:1 encoding:{enc} serializedlength:{} lru:{} lru_seconds_idle:{}",
                 e as *const _,

@@ -5,7 +5,10 @@
 
 use std::sync::OnceLock;
 
-use super::{bitmaps, connection, functions, keys, server, strings, Error, Handler};
+#[allow(unused_imports)] // family imports in use once every family file has commands
+use super::{
+    bitmaps, connection, functions, geo, hashes, hyperloglog, keys, lists, server, sets, sort, sorted_sets, strings, Error, Handler,
+};
 use crate::keyspace::Slot;
 
 pub const WRITE: u32 = 1;
@@ -293,6 +296,34 @@ pub static COMMANDS: &[CommandDef] = &[
     cmd("persist", "generic", 2, WRITE | FAST, K1, keys::persist).specs(&[ks(1, 0, 1, "RW update")]).doc("2.2.0", "O(1)", "Removes the expiration time of a key."),
     cmd("touch", "generic", -2, READONLY | FAST, KALL, keys::touch).specs(&[ks(1, -1, 1, "RO")]).tips(&["request_policy:multi_shard", "response_policy:agg_sum"]).doc("3.2.1", "O(N) where N is the number of keys that will be touched.", "Returns the number of existing keys out of those specified after updating the time they were last accessed."),
     cmd("object", "generic", -2, 0, NK, container).subs(OBJECT_SUBS).doc("2.2.3", "Depends on subcommand.", "A container for object introspection commands."),
+    // hashes (commands/hashes.rs)
+    //
+    // end of hashes
+    //
+    // lists (commands/lists.rs)
+    //
+    // end of lists
+    //
+    // sets (commands/sets.rs)
+    //
+    // end of sets
+    //
+    // sorted_sets (commands/sorted_sets.rs)
+    //
+    // end of sorted_sets
+    //
+    // sort (commands/sort.rs)
+    //
+    // end of sort
+    //
+    // hyperloglog (commands/hyperloglog.rs)
+    //
+    // end of hyperloglog
+    //
+    // geo (commands/geo.rs)
+    //
+    // end of geo
+    //
     // connection
     cmd("ping", "connection", -1, FAST, NK, connection::ping).tips(&["request_policy:all_shards", "response_policy:all_succeeded"]).doc("1.0.0", "O(1)", "Returns the server's liveliness response."),
     cmd("echo", "connection", 2, LOADING | STALE | FAST, NK, connection::echo).doc("1.0.0", "O(1)", "Returns the given string."),
@@ -372,6 +403,11 @@ static CLIENT_SUBS: &[CommandDef] =
             "3.0.0",
             "O(1)",
             "Suspends commands processing.",
+        ),
+        cmd("client|unblock", "connection", -3, ADMIN | NOSCRIPT | LOADING | STALE, NK, connection::client_unblock).doc(
+            "5.0.0",
+            "O(log N) where N is the number of client connections",
+            "Unblocks a client blocked by a blocking command from a different connection.",
         ),
         cmd("client|unpause", "connection", 2, ADMIN | NOSCRIPT | LOADING | STALE, NK, connection::client_unpause).doc(
             "6.2.0",

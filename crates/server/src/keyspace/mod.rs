@@ -9,6 +9,7 @@
 pub mod blob;
 pub mod dict;
 pub mod expire;
+pub mod types;
 pub mod value;
 
 use std::sync::OnceLock;

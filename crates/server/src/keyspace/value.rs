@@ -1,7 +1,9 @@
 //! The values a key can hold. Each data type gets a variant; the string variant keeps
-//! small values inline (see [`Blob`]).
+//! small values inline (see [`Blob`]); collections live in `types/`, boxed so that a
+//! string key stays as small as possible.
 
 use super::blob::Blob;
+use super::types::{Hash, List, Set, ZSet};
 
 /// How a string value was produced, which decides what OBJECT ENCODING reports:
 /// Redis integer-encodes what SET stores but keeps values edited in place (APPEND,
@@ -15,6 +17,10 @@ pub mod enc {
 #[derive(Clone, Debug)]
 pub enum Value {
     Str(Blob),
+    Hash(Box<Hash>),
+    List(Box<List>),
+    Set(Box<Set>),
+    ZSet(Box<ZSet>),
 }
 
 impl Value {
@@ -22,6 +28,10 @@ impl Value {
     pub fn type_name(&self) -> &'static str {
         match self {
             Value::Str(_) => "string",
+            Value::Hash(_) => "hash",
+            Value::List(_) => "list",
+            Value::Set(_) => "set",
+            Value::ZSet(_) => "zset",
         }
     }
 
@@ -39,6 +49,10 @@ impl Value {
                     "raw"
                 }
             }
+            Value::Hash(h) => h.encoding(),
+            Value::List(l) => l.encoding(),
+            Value::Set(s) => s.encoding(),
+            Value::ZSet(z) => z.encoding(),
         }
     }
 
@@ -46,6 +60,103 @@ impl Value {
     pub fn heap_size(&self) -> usize {
         match self {
             Value::Str(b) => b.heap_size(),
+            Value::Hash(h) => std::mem::size_of::<Hash>() + h.heap_size(),
+            Value::List(l) => std::mem::size_of::<List>() + l.heap_size(),
+            Value::Set(s) => std::mem::size_of::<Set>() + s.heap_size(),
+            Value::ZSet(z) => std::mem::size_of::<ZSet>() + z.heap_size(),
         }
+    }
+
+    /// Elements in a collection (string length for strings), for DEBUG OBJECT and
+    /// the empty-collection check.
+    pub fn len(&self) -> usize {
+        match self {
+            Value::Str(b) => b.len(),
+            Value::Hash(h) => h.len(),
+            Value::List(l) => l.len(),
+            Value::Set(s) => s.len(),
+            Value::ZSet(z) => z.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// A digest of the contents that does not depend on the encoding (DEBUG DIGEST).
+    pub fn digest(&self) -> [u8; 20] {
+        use sha1::{Digest, Sha1};
+        match self {
+            Value::Str(b) => {
+                let mut h = Sha1::new();
+                h.update(b"string");
+                h.update(b.as_slice());
+                h.finalize().into()
+            }
+            Value::Hash(h) => h.digest(),
+            Value::List(l) => l.digest(),
+            Value::Set(s) => s.digest(),
+            Value::ZSet(z) => z.digest(),
+        }
+    }
+}
+
+/// Access to one variant of [`Value`], so command helpers can be written once for
+/// every type (`ctx.read::<Hash>(key)`).
+pub trait Typed: Sized {
+    fn of(v: &Value) -> Option<&Self>;
+    fn of_mut(v: &mut Value) -> Option<&mut Self>;
+    fn into_value(self) -> Value;
+    fn is_empty(&self) -> bool;
+}
+
+macro_rules! typed {
+    ($t:ty, $variant:ident) => {
+        impl Typed for $t {
+            fn of(v: &Value) -> Option<&Self> {
+                match v {
+                    Value::$variant(x) => Some(x),
+                    _ => None,
+                }
+            }
+            fn of_mut(v: &mut Value) -> Option<&mut Self> {
+                match v {
+                    Value::$variant(x) => Some(x),
+                    _ => None,
+                }
+            }
+            fn into_value(self) -> Value {
+                Value::$variant(Box::new(self))
+            }
+            fn is_empty(&self) -> bool {
+                self.len() == 0
+            }
+        }
+    };
+}
+
+typed!(Hash, Hash);
+typed!(List, List);
+typed!(Set, Set);
+typed!(ZSet, ZSet);
+
+impl Typed for Blob {
+    fn of(v: &Value) -> Option<&Self> {
+        match v {
+            Value::Str(b) => Some(b),
+            _ => None,
+        }
+    }
+    fn of_mut(v: &mut Value) -> Option<&mut Self> {
+        match v {
+            Value::Str(b) => Some(b),
+            _ => None,
+        }
+    }
+    fn into_value(self) -> Value {
+        Value::Str(self)
+    }
+    fn is_empty(&self) -> bool {
+        false
     }
 }

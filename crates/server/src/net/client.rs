@@ -31,6 +31,8 @@ pub struct ClientShared {
     pub killed: AtomicBool,
     pub kill: Notify,
     pub user_authenticated: AtomicBool,
+    /// Waiting in a blocking command (flag `b` in CLIENT LIST).
+    pub blocked: AtomicBool,
 }
 
 impl ClientShared {
@@ -54,6 +56,7 @@ impl ClientShared {
             killed: AtomicBool::new(false),
             kill: Notify::new(),
             user_authenticated: AtomicBool::new(false),
+            blocked: AtomicBool::new(false),
         }
     }
 
@@ -67,7 +70,13 @@ impl ClientShared {
         let now = crate::util::now_ms();
         let age = self.created.elapsed().as_secs();
         let idle = now.saturating_sub(self.last_interaction.load(Ordering::Relaxed)) / 1000;
-        let flags = if self.monitor.load(Ordering::Relaxed) { "O" } else { "N" };
+        let flags = if self.monitor.load(Ordering::Relaxed) {
+            "O"
+        } else if self.blocked.load(Ordering::Relaxed) {
+            "b"
+        } else {
+            "N"
+        };
         let cmd = match self.last_cmd.load(Ordering::Relaxed) {
             0 => "NULL".to_string(),
             n => crate::commands::table::registry().all[n - 1].name.to_string(),
@@ -118,6 +127,14 @@ pub struct Client {
     /// The last top-level command run and its number: pipelines mostly repeat one
     /// command, and a name comparison is cheaper than a table lookup.
     pub last_command: Option<(&'static crate::commands::CommandDef, usize)>,
+    /// Set by a blocking command that found nothing: the connection blocks on these keys.
+    pub block: Option<crate::blocking::BlockSpec>,
+    /// Keys this command wrote that blocked clients wait on (served after it).
+    pub ready_keys: Vec<(usize, Vec<u8>)>,
+    /// This is a blocked client's command re-run by the writer that woke it.
+    pub serving_blocked: bool,
+    /// Blocking commands answer at once instead of blocking (set by MULTI and scripts).
+    pub no_block: bool,
 }
 
 impl Client {
@@ -135,6 +152,10 @@ impl Client {
             settings,
             settings_version: version,
             last_command: None,
+            block: None,
+            ready_keys: Vec::new(),
+            serving_blocked: false,
+            no_block: false,
         }
     }
 

@@ -13,6 +13,7 @@ use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 
 use super::client::{Client, ClientShared};
+use crate::blocking::{BlockSpec, WaitState, Waiter};
 use crate::commands::{self, table};
 
 use crate::server::Server;
@@ -118,6 +119,15 @@ async fn run(srv: &Server, client: &mut Client, mut stream: TcpStream) -> std::i
                 }
                 shared.qbuf.store(buf.len(), Ordering::Relaxed);
                 run_one(srv, client, &mut out, args, now);
+                if let Some(spec) = client.block.take() {
+                    let owned: Vec<Vec<u8>> = args.iter().map(|a| a.to_vec()).collect();
+                    buf.advance(consumed);
+                    flush(&mut stream, &mut out, srv).await?;
+                    if !wait_blocked(srv, client, &mut stream, &mut buf, &mut out, owned, spec).await? {
+                        return Ok(());
+                    }
+                    continue;
+                }
             }
             buf.advance(consumed);
             if client.close_after_reply {
@@ -159,6 +169,75 @@ async fn flush(stream: &mut TcpStream, out: &mut ReplyBuf, srv: &Server) -> std:
         }
     }
     Ok(())
+}
+
+/// Waits until a blocked command is served, times out, is unblocked, or the client
+/// goes away (returns false: close). Input that arrives meanwhile stays queued, as
+/// Redis does not read a blocked client's next commands.
+async fn wait_blocked(
+    srv: &Server,
+    client: &mut Client,
+    stream: &mut TcpStream,
+    buf: &mut BytesMut,
+    out: &mut ReplyBuf,
+    args: Vec<Vec<u8>>,
+    spec: BlockSpec,
+) -> std::io::Result<bool> {
+    let shared = client.shared.clone();
+    let w = Arc::new(Waiter {
+        shared: shared.clone(),
+        db: client.db,
+        args,
+        keys: spec.keys,
+        resp3: out.resp3,
+        state: parking_lot::Mutex::new(WaitState::Waiting),
+        notify: tokio::sync::Notify::new(),
+    });
+    srv.blocking.register(&w);
+    // A write that landed between our empty look and the registration saw nobody
+    // waiting: look once more now that we are queued.
+    let ready = w.keys.iter().map(|k| (w.db, k.clone())).collect();
+    srv.blocking.serve(srv, ready, crate::util::now_ms());
+    let deadline = (spec.timeout_at != 0).then(|| {
+        let left = spec.timeout_at.saturating_sub(crate::util::now_ms());
+        tokio::time::Instant::now() + Duration::from_millis(left)
+    });
+    let sleep = async {
+        match deadline {
+            Some(d) => tokio::time::sleep_until(d).await,
+            None => std::future::pending().await,
+        }
+    };
+    tokio::pin!(sleep);
+    let mut alive = true;
+    loop {
+        if let WaitState::Done(_) = &*w.state.lock() {
+            break;
+        }
+        tokio::select! {
+            _ = w.notify.notified() => continue,
+            _ = &mut sleep => break,
+            _ = shared.kill.notified() => { alive = false; break; }
+            r = stream.read_buf(buf), if buf.len() < client.settings.client_query_buffer_limit => {
+                if r.unwrap_or(0) == 0 {
+                    alive = false;
+                    break;
+                }
+            }
+        }
+    }
+    let mut st = w.state.lock();
+    let reply = match std::mem::replace(&mut *st, WaitState::Cancelled) {
+        WaitState::Done(reply) => Some(reply),
+        _ => None,
+    };
+    drop(st);
+    srv.blocking.unregister(&w);
+    match reply {
+        Some(r) => out.buf.extend_from_slice(&r),
+        None => out.null_array(),
+    }
+    Ok(alive && !shared.killed.load(Ordering::Acquire))
 }
 
 /// Whether CLIENT PAUSE holds this command back (all commands, or writes only).

@@ -70,6 +70,10 @@ pub fn snapshot(keys: &mut Locked, databases: usize, now_ms: u64) -> Vec<u8> {
         write_len(&mut out, volatile);
         for shard in keys.db_shards(db) {
             for e in shard.dict.iter() {
+                // Collections reach the RDB with the persistence issue (5).
+                if !matches!(e.value, Value::Str(_)) {
+                    continue;
+                }
                 if e.expire_at != 0 {
                     if e.expire_at <= now_ms {
                         continue;
@@ -83,6 +87,7 @@ pub fn snapshot(keys: &mut Locked, databases: usize, now_ms: u64) -> Vec<u8> {
                         write_string(&mut out, &e.key);
                         write_string(&mut out, b);
                     }
+                    _ => unreachable!("filtered above"),
                 }
             }
         }

@@ -1,0 +1,178 @@
+//! Clients blocked on keys (BLPOP, BLMOVE, BZPOPMIN, ...).
+//!
+//! A blocking command that finds nothing asks its connection to block
+//! ([`crate::commands::Ctx::block`]). The connection registers a [`Waiter`] on each
+//! key, in arrival order, and sleeps. A command that writes to a list or sorted set
+//! marks the key ready; once that command has released its locks the dispatcher calls
+//! [`Blocking::serve`], which re-runs the waiters' commands first-come first-served on
+//! the writer's thread, before the writer's reply is sent. So a client that pushes and
+//! then reads sees the element already taken, as in Redis.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use ferrokv_protocol::ReplyBuf;
+use parking_lot::Mutex;
+use tokio::sync::Notify;
+
+use crate::net::client::{Client, ClientShared};
+use crate::server::Server;
+
+/// What a blocking command asks of its connection.
+#[derive(Debug, Clone)]
+pub struct BlockSpec {
+    pub keys: Vec<Vec<u8>>,
+    /// Unix ms at which the client gives up (0 = never).
+    pub timeout_at: u64,
+}
+
+pub enum WaitState {
+    Waiting,
+    /// Served: the reply bytes to send.
+    Done(Vec<u8>),
+    Cancelled,
+}
+
+pub struct Waiter {
+    pub shared: Arc<ClientShared>,
+    pub db: usize,
+    pub args: Vec<Vec<u8>>,
+    pub keys: Vec<Vec<u8>>,
+    pub resp3: bool,
+    pub state: Mutex<WaitState>,
+    pub notify: Notify,
+}
+
+type KeyId = (usize, Vec<u8>);
+
+#[derive(Default)]
+pub struct Blocking {
+    waiting: AtomicUsize,
+    /// Distinct keys somebody waits on (INFO total_blocking_keys).
+    pub key_count: AtomicUsize,
+    queues: Mutex<HashMap<KeyId, VecDeque<Arc<Waiter>>>>,
+    by_client: Mutex<HashMap<u64, Arc<Waiter>>>,
+}
+
+impl Blocking {
+    /// Clients blocked right now (INFO blocked_clients).
+    pub fn blocked_clients(&self) -> usize {
+        self.waiting.load(Ordering::Relaxed)
+    }
+
+    /// Whether anyone waits on `key` of `db`; cheap when nobody is blocked at all.
+    pub fn has_waiters(&self, db: usize, key: &[u8]) -> bool {
+        self.waiting.load(Ordering::Acquire) != 0 && self.queues.lock().contains_key(&(db, key.to_vec()))
+    }
+
+    /// Queues `w` behind the clients already waiting on its keys.
+    pub fn register(&self, w: &Arc<Waiter>) {
+        let mut q = self.queues.lock();
+        for k in &w.keys {
+            let queue = q.entry((w.db, k.clone())).or_default();
+            if !queue.iter().any(|x| Arc::ptr_eq(x, w)) {
+                queue.push_back(w.clone());
+            }
+        }
+        self.key_count.store(q.len(), Ordering::Relaxed);
+        drop(q);
+        self.by_client.lock().insert(w.shared.id, w.clone());
+        self.waiting.fetch_add(1, Ordering::AcqRel);
+        w.shared.blocked.store(true, Ordering::Relaxed);
+    }
+
+    fn unlink(&self, w: &Arc<Waiter>, q: &mut HashMap<KeyId, VecDeque<Arc<Waiter>>>) {
+        for k in &w.keys {
+            let id = (w.db, k.clone());
+            if let Some(queue) = q.get_mut(&id) {
+                queue.retain(|x| !Arc::ptr_eq(x, w));
+                if queue.is_empty() {
+                    q.remove(&id);
+                }
+            }
+        }
+        self.key_count.store(q.len(), Ordering::Relaxed);
+    }
+
+    /// Takes `w` out of every queue (it was served, timed out or disconnected).
+    pub fn unregister(&self, w: &Arc<Waiter>) {
+        let mut q = self.queues.lock();
+        self.unlink(w, &mut q);
+        drop(q);
+        let mut by = self.by_client.lock();
+        if by.get(&w.shared.id).is_some_and(|x| Arc::ptr_eq(x, w)) {
+            by.remove(&w.shared.id);
+            self.waiting.fetch_sub(1, Ordering::AcqRel);
+        }
+        w.shared.blocked.store(false, Ordering::Relaxed);
+    }
+
+    /// Ends the wait of `w` with `reply` unless it already ended; returns whether it did.
+    pub fn finish(&self, w: &Arc<Waiter>, reply: Vec<u8>) -> bool {
+        let mut st = w.state.lock();
+        if !matches!(*st, WaitState::Waiting) {
+            return false;
+        }
+        *st = WaitState::Done(reply);
+        drop(st);
+        self.unregister(w);
+        w.notify.notify_one();
+        true
+    }
+
+    /// CLIENT UNBLOCK: ends a client's wait as a timeout or with an error.
+    pub fn unblock(&self, client_id: u64, error: bool) -> bool {
+        let Some(w) = self.by_client.lock().get(&client_id).cloned() else { return false };
+        let mut out = ReplyBuf::new();
+        out.resp3 = w.resp3;
+        if error {
+            out.error("UNBLOCKED client unblocked via CLIENT UNBLOCK");
+        } else {
+            out.null_array();
+        }
+        self.finish(&w, out.buf)
+    }
+
+    /// Serves the clients waiting on the keys made ready, oldest first. Runs with no
+    /// shard lock held; a served command that makes more keys ready serves those too.
+    pub fn serve(&self, srv: &Server, ready: Vec<KeyId>, now: u64) {
+        for key in ready {
+            loop {
+                let w = {
+                    let mut q = self.queues.lock();
+                    let Some(w) = q.get(&key).and_then(|queue| queue.front().cloned()) else { break };
+                    // Unlinked while its command runs, so a nested serve never meets it.
+                    self.unlink(&w, &mut q);
+                    w
+                };
+                let mut st = w.state.lock();
+                if !matches!(*st, WaitState::Waiting) {
+                    continue;
+                }
+                let settings = srv.config.settings();
+                let mut client = Client::new(w.shared.clone(), settings, srv.config.version());
+                client.authenticated = true;
+                client.db = w.db;
+                client.serving_blocked = true;
+                let mut out = ReplyBuf::new();
+                out.resp3 = w.resp3;
+                let args: Vec<&[u8]> = w.args.iter().map(|a| a.as_slice()).collect();
+                crate::commands::execute(srv, &mut client, &mut out, &args, now);
+                if client.block.is_some() {
+                    // Nothing for it after all: back to the head of its queues.
+                    let mut q = self.queues.lock();
+                    for k in &w.keys {
+                        q.entry((w.db, k.clone())).or_default().push_front(w.clone());
+                    }
+                    self.key_count.store(q.len(), Ordering::Relaxed);
+                    break;
+                }
+                *st = WaitState::Done(out.buf);
+                drop(st);
+                self.unregister(&w);
+                w.notify.notify_one();
+            }
+        }
+    }
+}

@@ -1,0 +1,1 @@
+//! Geo commands: geohash-scored members of a sorted set.

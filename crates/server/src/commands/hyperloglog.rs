@@ -1,0 +1,1 @@
+//! HyperLogLog commands in Redis's sparse/dense string format.

@@ -1,0 +1,1 @@
+//! List commands, including the blocking pops.

@@ -1,0 +1,1 @@
+//! Sorted set commands, including the blocking pops.

@@ -1,0 +1,388 @@
+//! A packed sequence of small strings and integers in one allocation: our listpack.
+//! Small hashes, sets, sorted sets and every list node use it, which is what keeps
+//! small collections cheaper than one heap node per element.
+//!
+//! Entry layout: a header, the payload, then the entry's size (header + payload)
+//! written backwards so the sequence can be walked from the end too.
+//! - `0x00..=0x7f`: a string of that many bytes;
+//! - `0x80..=0xbf` + 1 byte: a string of up to 16383 bytes (14-bit length);
+//! - `0xc0` + 4 bytes LE: a longer string;
+//! - `0xc1..=0xc8`: an integer in 1..=8 bytes LE (sign-extended), for values whose
+//!   canonical decimal form is the string (so reading it back gives the same bytes).
+
+use std::fmt;
+
+/// One element as stored: bytes, or an integer that stands for its decimal form.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Item<'a> {
+    Str(&'a [u8]),
+    Int(i64),
+}
+
+impl<'a> Item<'a> {
+    /// The element's bytes; integers are formatted into `buf`.
+    pub fn bytes<'b>(&self, buf: &'b mut itoa::Buffer) -> &'b [u8]
+    where
+        'a: 'b,
+    {
+        match *self {
+            Item::Str(s) => s,
+            Item::Int(n) => buf.format(n).as_bytes(),
+        }
+    }
+
+    pub fn to_vec(&self) -> Vec<u8> {
+        self.bytes(&mut itoa::Buffer::new()).to_vec()
+    }
+
+    /// Whether this element equals `v` byte for byte.
+    pub fn eq_bytes(&self, v: &[u8]) -> bool {
+        match *self {
+            Item::Str(s) => s == v,
+            Item::Int(n) => itoa::Buffer::new().format(n).as_bytes() == v,
+        }
+    }
+
+    pub fn as_int(&self) -> Option<i64> {
+        match *self {
+            Item::Int(n) => Some(n),
+            Item::Str(s) => crate::util::parse_canonical_i64(s),
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        match *self {
+            Item::Str(s) => s.len(),
+            Item::Int(n) => itoa::Buffer::new().format(n).len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Packed {
+    buf: Vec<u8>,
+    count: u32,
+}
+
+impl fmt::Debug for Packed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(self.iter().map(|(_, i)| String::from_utf8_lossy(&i.to_vec()).into_owned())).finish()
+    }
+}
+
+fn int_width(n: i64) -> usize {
+    (1..=8).find(|&w| w == 8 || (n >= -(1i64 << (8 * w - 1)) && n < (1i64 << (8 * w - 1)))).unwrap()
+}
+
+fn backlen_size(n: usize) -> usize {
+    match n {
+        0..=127 => 1,
+        128..=16383 => 2,
+        16384..=2097151 => 3,
+        2097152..=268435455 => 4,
+        _ => 5,
+    }
+}
+
+/// Appends the encoding of `v` (header, payload, backwards size) to `out`.
+fn encode(v: &[u8], out: &mut Vec<u8>) {
+    let start = out.len();
+    match crate::util::parse_canonical_i64(v).filter(|_| v.len() <= 20) {
+        Some(n) => {
+            let w = int_width(n);
+            out.push(0xc0 + w as u8);
+            out.extend_from_slice(&n.to_le_bytes()[..w]);
+        }
+        None if v.len() < 0x80 => {
+            out.push(v.len() as u8);
+            out.extend_from_slice(v);
+        }
+        None if v.len() < 0x4000 => {
+            out.push(0x80 | (v.len() >> 8) as u8);
+            out.push(v.len() as u8);
+            out.extend_from_slice(v);
+        }
+        None => {
+            out.push(0xc0);
+            out.extend_from_slice(&(v.len() as u32).to_le_bytes());
+            out.extend_from_slice(v);
+        }
+    }
+    let size = out.len() - start;
+    // The size is written backwards: the entry's last byte holds the low 7 bits, and a
+    // set high bit says another group lies to its left.
+    let k = backlen_size(size);
+    let end = out.len() + k;
+    out.resize(end, 0);
+    for i in 0..k {
+        let group = ((size >> (7 * i)) & 0x7f) as u8;
+        out[end - 1 - i] = if i + 1 < k { group | 0x80 } else { group };
+    }
+}
+
+fn encoded_len(v: &[u8]) -> usize {
+    let body = match crate::util::parse_canonical_i64(v).filter(|_| v.len() <= 20) {
+        Some(n) => 1 + int_width(n),
+        None if v.len() < 0x80 => 1 + v.len(),
+        None if v.len() < 0x4000 => 2 + v.len(),
+        None => 5 + v.len(),
+    };
+    body + backlen_size(body)
+}
+
+impl Packed {
+    pub fn new() -> Packed {
+        Packed::default()
+    }
+
+    pub fn len(&self) -> usize {
+        self.count as usize
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    /// Bytes of the encoded entries (what the size limits of node fill compare with).
+    pub fn bytes(&self) -> usize {
+        self.buf.len()
+    }
+
+    pub fn heap_size(&self) -> usize {
+        self.buf.capacity()
+    }
+
+    pub fn shrink_to_fit(&mut self) {
+        self.buf.shrink_to_fit();
+    }
+
+    /// The entry at byte offset `off` and the offset of the next entry.
+    #[inline]
+    pub fn get(&self, off: usize) -> (Item<'_>, usize) {
+        let b = &self.buf;
+        let h = b[off];
+        let (item, body_end) = match h {
+            0x00..=0x7f => {
+                let n = h as usize;
+                (Item::Str(&b[off + 1..off + 1 + n]), off + 1 + n)
+            }
+            0x80..=0xbf => {
+                let n = ((h as usize & 0x3f) << 8) | b[off + 1] as usize;
+                (Item::Str(&b[off + 2..off + 2 + n]), off + 2 + n)
+            }
+            0xc0 => {
+                let n = u32::from_le_bytes(b[off + 1..off + 5].try_into().unwrap()) as usize;
+                (Item::Str(&b[off + 5..off + 5 + n]), off + 5 + n)
+            }
+            _ => {
+                let w = (h - 0xc0) as usize;
+                let mut raw = [0u8; 8];
+                raw[..w].copy_from_slice(&b[off + 1..off + 1 + w]);
+                let shift = 64 - 8 * w as u32;
+                let n = (i64::from_le_bytes(raw) << shift) >> shift;
+                (Item::Int(n), off + 1 + w)
+            }
+        };
+        (item, body_end + backlen_size(body_end - off))
+    }
+
+    /// Offset of the entry before the one at `off` (`off` may be `self.bytes()`).
+    pub fn prev(&self, off: usize) -> Option<usize> {
+        if off == 0 {
+            return None;
+        }
+        let (mut size, mut i, mut shift) = (0usize, off, 0);
+        loop {
+            i -= 1;
+            let byte = self.buf[i];
+            size |= ((byte & 0x7f) as usize) << shift;
+            shift += 7;
+            if byte & 0x80 == 0 {
+                break;
+            }
+        }
+        Some(i - size)
+    }
+
+    /// Offset of the last entry.
+    pub fn last(&self) -> Option<usize> {
+        self.prev(self.buf.len())
+    }
+
+    /// Entries front to back with their offsets.
+    pub fn iter(&self) -> Iter<'_> {
+        Iter { p: self, off: 0 }
+    }
+
+    /// Entries back to front with their offsets.
+    pub fn iter_rev(&self) -> impl Iterator<Item = (usize, Item<'_>)> + '_ {
+        let mut off = self.buf.len();
+        std::iter::from_fn(move || {
+            off = self.prev(off)?;
+            Some((off, self.get(off).0))
+        })
+    }
+
+    /// Offset of the `index`-th entry (negative counts from the end), walking from
+    /// the nearer end.
+    pub fn offset_of(&self, index: i64) -> Option<usize> {
+        let n = self.count as i64;
+        let i = if index < 0 { n + index } else { index };
+        if i < 0 || i >= n {
+            return None;
+        }
+        if i <= n / 2 {
+            self.iter().nth(i as usize).map(|(o, _)| o)
+        } else {
+            self.iter_rev().nth((n - 1 - i) as usize).map(|(o, _)| o)
+        }
+    }
+
+    pub fn push_back(&mut self, v: &[u8]) {
+        encode(v, &mut self.buf);
+        self.count += 1;
+    }
+
+    pub fn push_front(&mut self, v: &[u8]) {
+        self.insert_at(0, v);
+    }
+
+    /// Inserts `v` before the entry at `off` (`self.bytes()` appends).
+    pub fn insert_at(&mut self, off: usize, v: &[u8]) {
+        if off == self.buf.len() {
+            return self.push_back(v);
+        }
+        let mut tmp = Vec::with_capacity(encoded_len(v));
+        encode(v, &mut tmp);
+        self.buf.splice(off..off, tmp);
+        self.count += 1;
+    }
+
+    /// Removes the entry at `off`; the entry that followed now starts at `off`.
+    pub fn remove_at(&mut self, off: usize) {
+        let (_, next) = self.get(off);
+        self.buf.drain(off..next);
+        self.count -= 1;
+    }
+
+    /// Removes `n` entries starting at `off`.
+    pub fn remove_range(&mut self, off: usize, n: usize) {
+        let mut end = off;
+        let mut k = 0;
+        while k < n && end < self.buf.len() {
+            end = self.get(end).1;
+            k += 1;
+        }
+        self.buf.drain(off..end);
+        self.count -= k as u32;
+    }
+
+    /// Replaces the entry at `off` with `v`.
+    pub fn replace_at(&mut self, off: usize, v: &[u8]) {
+        let (_, next) = self.get(off);
+        let mut tmp = Vec::with_capacity(encoded_len(v));
+        encode(v, &mut tmp);
+        self.buf.splice(off..next, tmp);
+    }
+
+    /// Offset of the first entry equal to `v` among every `step`-th entry (step 2
+    /// searches the fields of field/value pairs).
+    pub fn find(&self, v: &[u8], step: usize) -> Option<usize> {
+        let as_int = crate::util::parse_canonical_i64(v).filter(|_| v.len() <= 20);
+        self.iter()
+            .step_by(step.max(1))
+            .find(|(_, it)| match (*it, as_int) {
+                (Item::Int(a), Some(b)) => a == b,
+                (Item::Str(s), None) => s == v,
+                _ => false,
+            })
+            .map(|(o, _)| o)
+    }
+
+    /// Bytes `v` would take once encoded.
+    pub fn entry_size(v: &[u8]) -> usize {
+        encoded_len(v)
+    }
+}
+
+pub struct Iter<'a> {
+    p: &'a Packed,
+    off: usize,
+}
+
+impl<'a> Iterator for Iter<'a> {
+    type Item = (usize, Item<'a>);
+
+    #[inline]
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.off >= self.p.buf.len() {
+            return None;
+        }
+        let at = self.off;
+        let (item, next) = self.p.get(at);
+        self.off = next;
+        Some((at, item))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip_both_directions() {
+        let mut p = Packed::new();
+        let big = vec![b'x'; 20000];
+        let mid = vec![b'y'; 300];
+        let vals: Vec<Vec<u8>> = vec![
+            b"a".to_vec(),
+            b"12345".to_vec(),
+            b"-7".to_vec(),
+            b"007".to_vec(),
+            b"".to_vec(),
+            mid.clone(),
+            big.clone(),
+            b"9223372036854775807".to_vec(),
+            b"-9223372036854775808".to_vec(),
+            b"hello world".to_vec(),
+        ];
+        for v in &vals {
+            p.push_back(v);
+        }
+        let fwd: Vec<Vec<u8>> = p.iter().map(|(_, i)| i.to_vec()).collect();
+        assert_eq!(fwd, vals);
+        let mut back: Vec<Vec<u8>> = p.iter_rev().map(|(_, i)| i.to_vec()).collect();
+        back.reverse();
+        assert_eq!(back, vals);
+        assert_eq!(p.len(), vals.len());
+        let off = p.find(b"-7", 1).unwrap();
+        p.remove_at(off);
+        assert!(p.find(b"-7", 1).is_none());
+        assert_eq!(p.offset_of(-1).map(|o| p.get(o).0.to_vec()), Some(b"hello world".to_vec()));
+        p.push_front(b"first");
+        assert_eq!(p.get(0).0, Item::Str(b"first"));
+        let o = p.offset_of(2).unwrap();
+        p.replace_at(o, &mid);
+        assert_eq!(p.get(o).0.to_vec(), mid);
+        let mut back: Vec<Vec<u8>> = p.iter_rev().map(|(_, i)| i.to_vec()).collect();
+        back.reverse();
+        let fwd: Vec<Vec<u8>> = p.iter().map(|(_, i)| i.to_vec()).collect();
+        assert_eq!(back, fwd);
+    }
+
+    #[test]
+    fn backlen_sizes_walk_back() {
+        for n in [0usize, 1, 126, 127, 128, 16383, 16384, 70000] {
+            let mut p = Packed::new();
+            p.push_back(b"z");
+            p.push_back(&vec![b'q'; n]);
+            p.push_back(b"1");
+            let back: Vec<usize> = p.iter_rev().map(|(_, i)| i.len()).collect();
+            assert_eq!(back, vec![1, n, 1], "n={n}");
+        }
+    }
+}
