@@ -273,7 +273,11 @@ impl<'a> Ctx<'a> {
         let hash = self.hash_of(key);
         let slot = Slot { db: db as u32, shard: crate::keyspace::shard_of(hash) as u32 };
         let lru = self.srv.lru_clock();
+        let wakes = matches!(value, Value::List(_) | Value::ZSet(_));
         self.keys.shard_mut(slot).put(hash, key, value, expire_at, lru, hint);
+        if wakes {
+            self.signal_ready_in(db, key);
+        }
     }
 
     /// Deletes a key (if live); returns whether it existed.
