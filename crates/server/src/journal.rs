@@ -43,7 +43,10 @@ impl Journal {
     /// Appends one command (already in its deterministic effect form) for database `db`.
     pub fn append(&self, db: usize, args: &[&[u8]]) {
         let mut g = self.inner.lock();
-        let inner = &mut *g;
+        self.push(&mut g, db, args);
+    }
+
+    fn push(&self, inner: &mut Inner, db: usize, args: &[&[u8]]) {
         inner.scratch.clear();
         if inner.last_db != Some(db) {
             let mut b = itoa::Buffer::new();
@@ -61,6 +64,25 @@ impl Journal {
             inner.subscribers.retain(|s| s.send(chunk.clone()).is_ok());
         }
         self.offset.fetch_add(inner.scratch.len() as u64, Ordering::Release);
+    }
+
+    /// Appends the effects of one transaction; several are wrapped in MULTI ... EXEC so
+    /// that a replica or the AOF applies them as one unit.
+    pub fn append_batch(&self, cmds: &[(usize, Vec<Vec<u8>>)]) {
+        let wrap = cmds.len() > 1;
+        let mut g = self.inner.lock();
+        let mut refs: Vec<&[u8]> = Vec::new();
+        for (i, (db, args)) in cmds.iter().enumerate() {
+            if wrap && i == 0 {
+                self.push(&mut g, *db, &[b"MULTI"]);
+            }
+            refs.clear();
+            refs.extend(args.iter().map(|a| a.as_slice()));
+            self.push(&mut g, *db, &refs);
+        }
+        if wrap {
+            self.push(&mut g, cmds[cmds.len() - 1].0, &[b"EXEC"]);
+        }
     }
 
     /// The replication offset: total bytes ever appended.

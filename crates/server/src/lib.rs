@@ -21,6 +21,7 @@ pub mod replication;
 pub mod server;
 pub mod stats;
 pub mod util;
+pub mod watch;
 
 /// The Redis version ferrokv presents to clients (INFO, HELLO).
 pub const REDIS_VERSION: &str = "7.2.6";

@@ -23,6 +23,7 @@ pub struct Server {
     pub journal: Journal,
     pub stats: Stats,
     pub blocking: crate::blocking::Blocking,
+    pub watches: crate::watch::Watches,
     pub start: Instant,
     pub start_unix: u64,
     pub run_id: String,
@@ -94,6 +95,7 @@ impl Server {
             config,
             stats: Stats::new(registry().all.len()),
             blocking: Default::default(),
+            watches: Default::default(),
             start: Instant::now(),
             start_unix: crate::util::now_ms() / 1000,
             run_id,
@@ -143,6 +145,7 @@ impl Server {
     /// Called with the key's shard still locked when a key is found expired.
     pub fn key_expired(&self, db: usize, key: &[u8]) {
         self.stats.expired_keys.fetch_add(1, Ordering::Relaxed);
+        self.watches.touch(db, key, true);
         self.propagate(db, &[b"DEL", key]);
     }
 

@@ -26,6 +26,7 @@ pub fn quit(ctx: &mut Ctx) -> CmdResult {
 }
 
 pub fn reset(ctx: &mut Ctx) -> CmdResult {
+    super::transactions::forget(ctx.srv, ctx.client);
     ctx.client.select(0);
     ctx.out.resp3 = false;
     ctx.client.shared.resp.store(2, Ordering::Relaxed);

@@ -211,8 +211,22 @@ fn flush_mode(ctx: &Ctx) -> Result<bool, Error> {
     }
 }
 
+/// Whether `key` exists in `db` and is not logically expired (no side effects; the
+/// caller holds the shard).
+fn live(ctx: &mut Ctx, db: usize, key: &[u8]) -> bool {
+    let hash = crate::keyspace::hash_key(key);
+    let now = ctx.now;
+    let shard = ctx.keys.shard_mut(Slot { db: db as u32, shard: crate::keyspace::shard_of(hash) as u32 });
+    shard.get(hash, key).is_some_and(|e| e.expire_at == 0 || e.expire_at > now)
+}
+
 /// Empties every locked shard of `db`; big contents are dropped on another thread.
 fn flush_db(ctx: &mut Ctx, db: usize, lazy: bool) -> usize {
+    for key in ctx.srv.watches.keys_in(db) {
+        if live(ctx, db, &key) {
+            ctx.srv.watches.touch(db, &key, false);
+        }
+    }
     let mut removed = 0;
     let mut garbage = Vec::new();
     for shard in ctx.keys.db_shards(db) {
@@ -268,6 +282,14 @@ pub fn swapdb(ctx: &mut Ctx) -> CmdResult {
     let a = db_index(ctx.args[1], ndbs).expect("checked by lock plan");
     let b = db_index(ctx.args[2], ndbs).expect("checked by lock plan");
     if a != b {
+        // Watched keys that exist on either side change value.
+        for (x, y) in [(a, b), (b, a)] {
+            for key in ctx.srv.watches.keys_in(x) {
+                if live(ctx, x, &key) || live(ctx, y, &key) {
+                    ctx.srv.watches.touch(x, &key, false);
+                }
+            }
+        }
         ctx.keys.swap_dbs(a, b);
     }
     ctx.propagate_as_is();

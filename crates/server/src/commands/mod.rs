@@ -20,6 +20,7 @@ pub mod sort;
 pub mod sorted_sets;
 pub mod strings;
 pub mod table;
+pub mod transactions;
 
 use std::borrow::Cow;
 
@@ -66,12 +67,12 @@ pub mod err {
 
 /// What a handler sees: the server, its client, the reply buffer, its arguments and
 /// the shard locks the dispatcher took for it.
-pub struct Ctx<'a> {
-    pub srv: &'a Server,
+pub struct Ctx<'a, 's> {
+    pub srv: &'s Server,
     pub client: &'a mut Client,
     pub out: &'a mut ReplyBuf,
     pub args: &'a [&'a [u8]],
-    pub keys: Locked<'a>,
+    pub keys: Locked<'s>,
     /// Milliseconds since the epoch, fixed for the whole command as in Redis.
     pub now: u64,
     /// Hashes of the key arguments, computed once when the lock plan was made
@@ -80,7 +81,7 @@ pub struct Ctx<'a> {
     pub cmd: &'static CommandDef,
 }
 
-impl<'a> Ctx<'a> {
+impl<'a, 's> Ctx<'a, 's> {
     /// The keyspace hash of `key`, reusing the one the lock plan computed.
     #[inline]
     pub fn hash_of(&self, key: &[u8]) -> u64 {
@@ -300,6 +301,11 @@ impl<'a> Ctx<'a> {
 
     /// Appends the effect of this write to the write stream and counts it as a change.
     pub fn propagate(&self, args: &[&[u8]]) {
+        if let Some(batch) = self.client.capture.borrow_mut().as_mut() {
+            batch.push((self.client.db, args.iter().map(|a| a.to_vec()).collect()));
+            self.srv.dirty.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            return;
+        }
         self.srv.propagate(self.client.db, args);
     }
 
@@ -344,36 +350,9 @@ pub fn expire_at_from(ctx: &Ctx, arg: &[u8], unit_ms: bool, absolute: bool, cmd:
 /// Runs one command for a client. Replies go to `out`; `now` is the unix time in ms
 /// the connection read this batch at (Redis also caches time around a command).
 pub fn execute(srv: &Server, client: &mut Client, out: &mut ReplyBuf, args: &[&[u8]], now: u64) {
-    let cached = client.last_command.filter(|(d, _)| d.name.as_bytes().eq_ignore_ascii_case(args[0]));
-    let Some((def, id)) = cached.or_else(|| table::lookup_id(args[0])) else {
-        let e = unknown_command(args);
-        srv.stats.error(&e);
-        out.error(&e);
-        return;
-    };
-    client.last_command = Some((def, id));
-    let (def, id) = match resolve_subcommand(def, args) {
-        Ok(Some(i)) => (&def.subcommands[i], id + 1 + i),
-        Ok(None) => (def, id),
-        Err(e) => {
-            srv.stats.rejected(id);
-            srv.stats.error(&e);
-            out.error(&e);
-            return;
-        }
-    };
-    client.shared.last_cmd.store(id + 1, std::sync::atomic::Ordering::Relaxed);
-    if !arity_ok(def.arity, args.len()) {
-        let e = format!("ERR wrong number of arguments for '{}' command", def.full_name());
-        srv.stats.rejected(id);
-        srv.stats.error(&e);
-        out.error(&e);
-        return;
-    }
-    if !client.authenticated && def.flags & table::NO_AUTH == 0 {
-        srv.stats.rejected(id);
-        srv.stats.error(err::NOAUTH);
-        out.error(err::NOAUTH);
+    let Some((def, id)) = resolve(srv, client, out, args) else { return };
+    if client.multi.is_some() && !transactions::runs_in_multi(def) {
+        transactions::queue(srv, client, out, def, id, args);
         return;
     }
     if srv.monitors_active() && def.flags & table::SKIP_MONITOR == 0 {
@@ -388,14 +367,72 @@ pub fn execute(srv: &Server, client: &mut Client, out: &mut ReplyBuf, args: &[&[
             return;
         }
     };
-    let start = crate::clock::now();
-    let mut ctx = Ctx { srv, client, out, args, keys, now, hashes, cmd: def };
-    let res = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| (def.handler)(&mut ctx)));
-    let Ctx { client, out, keys, .. } = ctx;
-    drop(keys);
+    drop(run_locked(srv, client, out, args, now, (def, id), keys, hashes));
     if !client.ready_keys.is_empty() {
         let ready = std::mem::take(&mut client.ready_keys);
         srv.blocking.serve(srv, ready, now);
+    }
+}
+
+/// Finds the command (and subcommand) `args` names and checks arity and
+/// authentication; replies with Redis's error and returns `None` when it cannot run.
+/// Inside MULTI a rejected command also dooms the transaction (EXECABORT).
+pub fn resolve(srv: &Server, client: &mut Client, out: &mut ReplyBuf, args: &[&[u8]]) -> Option<(&'static CommandDef, usize)> {
+    let fail = |client: &mut Client, out: &mut ReplyBuf, id: Option<usize>, e: &str| {
+        if let Some(id) = id {
+            srv.stats.rejected(id);
+        }
+        srv.stats.error(e);
+        out.error(e);
+        if client.multi.is_some() {
+            client.multi_error = true;
+        }
+        None
+    };
+    let cached = client.last_command.filter(|(d, _)| d.name.as_bytes().eq_ignore_ascii_case(args[0]));
+    let Some((def, id)) = cached.or_else(|| table::lookup_id(args[0])) else {
+        return fail(client, out, None, &unknown_command(args));
+    };
+    client.last_command = Some((def, id));
+    let (def, id) = match resolve_subcommand(def, args) {
+        Ok(Some(i)) => (&def.subcommands[i], id + 1 + i),
+        Ok(None) => (def, id),
+        Err(e) => return fail(client, out, Some(id), &e),
+    };
+    client.shared.last_cmd.store(id + 1, std::sync::atomic::Ordering::Relaxed);
+    if !arity_ok(def.arity, args.len()) {
+        return fail(client, out, Some(id), &format!("ERR wrong number of arguments for '{}' command", def.full_name()));
+    }
+    if !client.authenticated && def.flags & table::NO_AUTH == 0 {
+        return fail(client, out, Some(id), err::NOAUTH);
+    }
+    Some((def, id))
+}
+
+/// Runs a resolved command's handler with the shard locks already taken, records its
+/// statistics, and hands the locks back (EXEC runs several commands under one set).
+#[allow(clippy::too_many_arguments)]
+pub fn run_locked<'s>(
+    srv: &'s Server,
+    client: &mut Client,
+    out: &mut ReplyBuf,
+    args: &[&[u8]],
+    now: u64,
+    (def, id): (&'static CommandDef, usize),
+    keys: Locked<'s>,
+    hashes: SmallVec<[(usize, usize, u64); 4]>,
+) -> Locked<'s> {
+    let start = crate::clock::now();
+    let watching = srv.watches.active() && def.flags & table::WRITE != 0;
+    let dirty = if watching { srv.dirty.load(std::sync::atomic::Ordering::Relaxed) } else { 0 };
+    let mut ctx = Ctx { srv, client, out, args, keys, now, hashes, cmd: def };
+    let res = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| (def.handler)(&mut ctx)));
+    let Ctx { client, out, keys, .. } = ctx;
+    if watching && srv.dirty.load(std::sync::atomic::Ordering::Relaxed) != dirty {
+        // The command changed something: its key arguments are touched.
+        for i in key_positions(def, args.len()) {
+            srv.watches.touch(client.db, args[i], false);
+        }
     }
     let failed = match res {
         Ok(Ok(())) => false,
@@ -414,6 +451,15 @@ pub fn execute(srv: &Server, client: &mut Client, out: &mut ReplyBuf, args: &[&[
     let elapsed = crate::clock::since(start);
     srv.stats.called(id, elapsed, failed);
     srv.after_command(client, def, args, elapsed);
+    keys
+}
+
+/// The argument positions the table's (first, last, step) names as keys.
+pub fn key_positions(def: &CommandDef, argc: usize) -> impl Iterator<Item = usize> {
+    let (first, last, step) = def.keys;
+    let last = if last < 0 { argc as i32 + last } else { last };
+    let (first, last) = if first <= 0 { (1, 0) } else { (first as usize, (last.max(0) as usize).min(argc - 1)) };
+    (first..=last).step_by(step.max(1) as usize)
 }
 
 fn arity_ok(arity: i32, n: usize) -> bool {

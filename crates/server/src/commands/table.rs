@@ -7,7 +7,8 @@ use std::sync::OnceLock;
 
 #[allow(unused_imports)] // family imports in use once every family file has commands
 use super::{
-    bitmaps, connection, functions, geo, hashes, hyperloglog, keys, lists, server, sets, sort, sorted_sets, strings, Error, Handler,
+    bitmaps, connection, functions, geo, hashes, hyperloglog, keys, lists, server, sets, sort, sorted_sets, strings, transactions, Error,
+    Handler,
 };
 use crate::keyspace::Slot;
 
@@ -158,6 +159,14 @@ impl CommandDef {
             "generic" => v.push("@keyspace"),
             "connection" => v.push("@connection"),
             "scripting" => v.push("@scripting"),
+            "hash" => v.push("@hash"),
+            "list" => v.push("@list"),
+            "set" => v.push("@set"),
+            "sorted-set" | "sorted_set" => v.push("@sortedset"),
+            "hyperloglog" => v.push("@hyperloglog"),
+            "geo" => v.push("@geo"),
+            "transactions" => v.push("@transaction"),
+            "pubsub" => v.push("@pubsub"),
             _ => {}
         }
         if self.flags & ADMIN != 0 {
@@ -324,6 +333,12 @@ pub static COMMANDS: &[CommandDef] = &[
     //
     // end of geo
     //
+    // transactions (commands/transactions.rs)
+    cmd("multi", "transactions", 1, NOSCRIPT | LOADING | STALE | FAST | ALLOW_BUSY, NK, transactions::multi).doc("1.2.0", "O(1)", "Starts a transaction."),
+    cmd("exec", "transactions", 1, NOSCRIPT | LOADING | STALE | SKIP_SLOWLOG, NK, transactions::exec).doc("1.2.0", "Depends on commands in the transaction", "Executes all commands in a transaction."),
+    cmd("discard", "transactions", 1, NOSCRIPT | LOADING | STALE | FAST | ALLOW_BUSY, NK, transactions::discard).doc("2.0.0", "O(N), when N is the number of queued commands", "Discards a transaction."),
+    cmd("watch", "transactions", -2, NOSCRIPT | LOADING | STALE | FAST | ALLOW_BUSY, KALL, transactions::watch).specs(&[ks(1, -1, 1, "RO")]).doc("2.2.0", "O(1) for every key.", "Monitors changes to keys to determine the execution of a transaction."),
+    cmd("unwatch", "transactions", 1, NOSCRIPT | LOADING | STALE | FAST | ALLOW_BUSY, NK, transactions::unwatch).doc("2.2.0", "O(1)", "Forgets about watched keys of a transaction."),
     // connection
     cmd("ping", "connection", -1, FAST, NK, connection::ping).tips(&["request_policy:all_shards", "response_policy:all_succeeded"]).doc("1.0.0", "O(1)", "Returns the server's liveliness response."),
     cmd("echo", "connection", 2, LOADING | STALE | FAST, NK, connection::echo).doc("1.0.0", "O(1)", "Returns the given string."),

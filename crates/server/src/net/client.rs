@@ -135,6 +135,23 @@ pub struct Client {
     pub serving_blocked: bool,
     /// Blocking commands answer at once instead of blocking (set by MULTI and scripts).
     pub no_block: bool,
+    /// Commands queued since MULTI (`None` outside a transaction).
+    pub multi: Option<Vec<Queued>>,
+    /// A command was rejected while queueing: EXEC must fail with EXECABORT.
+    pub multi_error: bool,
+    pub watched: Vec<(usize, Vec<u8>)>,
+    /// Set by writers of a watched key; EXEC then fails.
+    pub watch_dirty: crate::watch::DirtyFlag,
+    /// While EXEC runs, the effects its commands propagate, written to the stream as
+    /// one MULTI ... EXEC unit at the end.
+    pub capture: std::cell::RefCell<Option<Vec<(usize, Vec<Vec<u8>>)>>>,
+}
+
+/// A command queued inside MULTI.
+pub struct Queued {
+    pub def: &'static crate::commands::CommandDef,
+    pub id: usize,
+    pub args: Vec<Vec<u8>>,
 }
 
 impl Client {
@@ -156,6 +173,11 @@ impl Client {
             ready_keys: Vec::new(),
             serving_blocked: false,
             no_block: false,
+            multi: None,
+            multi_error: false,
+            watched: Vec::new(),
+            watch_dirty: Default::default(),
+            capture: Default::default(),
         }
     }
 

@@ -28,6 +28,7 @@ pub async fn serve(srv: Arc<Server>, stream: TcpStream, peer: SocketAddr) {
     srv.register_client(shared.clone());
     let mut client = Client::new(shared.clone(), srv.config.settings(), srv.config.version());
     let _ = run(&srv, &mut client, stream).await;
+    crate::commands::transactions::forget(&srv, &mut client);
     srv.unregister_client(id);
 }
 
