@@ -68,7 +68,7 @@ impl Journal {
 
     /// Appends the effects of one transaction; several are wrapped in MULTI ... EXEC so
     /// that a replica or the AOF applies them as one unit.
-    pub fn append_batch(&self, cmds: &[(usize, Vec<Vec<u8>>)]) {
+    pub fn append_batch(&self, cmds: &[crate::net::client::Effect]) {
         let wrap = cmds.len() > 1;
         let mut g = self.inner.lock();
         let mut refs: Vec<&[u8]> = Vec::new();

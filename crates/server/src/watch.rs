@@ -10,6 +10,8 @@ use std::sync::Arc;
 
 use parking_lot::Mutex;
 
+type KeyId = (usize, Vec<u8>);
+
 /// A client's transaction-abort flag, shared with the registry.
 pub type DirtyFlag = Arc<AtomicBool>;
 
@@ -24,7 +26,7 @@ pub struct Watches {
     keys: AtomicUsize,
     /// Watchers per key; `stale` marks a key that was already logically expired when
     /// watched: its deletion by expiry is no change (Redis 7 semantics).
-    map: Mutex<HashMap<(usize, Vec<u8>), Vec<Watcher>>>,
+    map: Mutex<HashMap<KeyId, Vec<Watcher>>>,
 }
 
 impl Watches {

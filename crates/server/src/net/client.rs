@@ -144,8 +144,11 @@ pub struct Client {
     pub watch_dirty: crate::watch::DirtyFlag,
     /// While EXEC runs, the effects its commands propagate, written to the stream as
     /// one MULTI ... EXEC unit at the end.
-    pub capture: std::cell::RefCell<Option<Vec<(usize, Vec<Vec<u8>>)>>>,
+    pub capture: std::cell::RefCell<Option<Vec<Effect>>>,
 }
+
+/// One propagated command: its database and arguments.
+pub type Effect = (usize, Vec<Vec<u8>>);
 
 /// A command queued inside MULTI.
 pub struct Queued {
