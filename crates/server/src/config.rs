@@ -529,6 +529,8 @@ pub struct Settings {
     pub zset_max_listpack_entries: usize,
     pub zset_max_listpack_value: usize,
     pub hll_sparse_max_bytes: usize,
+    /// `client-output-buffer-limit pubsub`: hard bytes, soft bytes, soft seconds.
+    pub pubsub_obuf_limit: (usize, usize, u64),
 }
 
 pub struct Config {
@@ -740,7 +742,18 @@ fn build_settings(v: &[String]) -> Settings {
         zset_max_listpack_entries: num("zset-max-listpack-entries") as usize,
         zset_max_listpack_value: num("zset-max-listpack-value") as usize,
         hll_sparse_max_bytes: num("hll-sparse-max-bytes") as usize,
+        pubsub_obuf_limit: obuf_class(get("client-output-buffer-limit"), "pubsub"),
     }
+}
+
+/// One class (`normal`, `replica`/`slave`, `pubsub`) of the stored
+/// `client-output-buffer-limit` value: hard bytes, soft bytes, soft seconds.
+fn obuf_class(v: &str, class: &str) -> (usize, usize, u64) {
+    let w: Vec<&str> = v.split_whitespace().collect();
+    w.chunks(4)
+        .find(|c| c.len() == 4 && (c[0] == class || (class == "replica" && c[0] == "slave")))
+        .map(|c| (c[1].parse().unwrap_or(0), c[2].parse().unwrap_or(0), c[3].parse().unwrap_or(0)))
+        .unwrap_or((0, 0, 0))
 }
 
 /// A fatal error in the configuration file or the command line, printed the way

@@ -17,6 +17,7 @@ pub mod keyspace;
 pub mod log;
 pub mod net;
 pub mod persistence;
+pub mod pubsub;
 pub mod replication;
 pub mod server;
 pub mod stats;

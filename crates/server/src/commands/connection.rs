@@ -6,6 +6,13 @@ use super::{err, CmdResult, Ctx, Error};
 use crate::net::client::ReplyFlags;
 
 pub fn ping(ctx: &mut Ctx) -> CmdResult {
+    if !ctx.out.resp3 && super::pubsub::subscribed(ctx.client) {
+        // Subscribed RESP2 clients get PING's answer in the shape of a message.
+        ctx.out.array(2);
+        ctx.out.bulk(b"pong");
+        ctx.out.bulk(ctx.args.get(1).copied().unwrap_or(b""));
+        return Ok(());
+    }
     match ctx.args.len() {
         1 => ctx.out.simple(b"PONG"),
         2 => ctx.out.bulk(ctx.args[1]),
@@ -27,6 +34,7 @@ pub fn quit(ctx: &mut Ctx) -> CmdResult {
 
 pub fn reset(ctx: &mut Ctx) -> CmdResult {
     super::transactions::forget(ctx.srv, ctx.client);
+    super::pubsub::forget(ctx.srv, ctx.client);
     ctx.client.select(0);
     ctx.out.resp3 = false;
     ctx.client.shared.resp.store(2, Ordering::Relaxed);

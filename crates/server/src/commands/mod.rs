@@ -14,6 +14,7 @@ pub mod hashes;
 pub mod hyperloglog;
 pub mod keys;
 pub mod lists;
+pub mod pubsub;
 pub mod server;
 pub mod sets;
 pub mod sort;
@@ -351,6 +352,16 @@ pub fn expire_at_from(ctx: &Ctx, arg: &[u8], unit_ms: bool, absolute: bool, cmd:
 /// the connection read this batch at (Redis also caches time around a command).
 pub fn execute(srv: &Server, client: &mut Client, out: &mut ReplyBuf, args: &[&[u8]], now: u64) {
     let Some((def, id)) = resolve(srv, client, out, args) else { return };
+    if !out.resp3 && pubsub::subscribed(client) && !allowed_when_subscribed(def) {
+        let e = format!(
+            "ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context",
+            def.full_name()
+        );
+        srv.stats.rejected(id);
+        srv.stats.error(&e);
+        out.error(&e);
+        return;
+    }
     if client.multi.is_some() && !transactions::runs_in_multi(def) {
         transactions::queue(srv, client, out, def, id, args);
         return;
@@ -372,6 +383,14 @@ pub fn execute(srv: &Server, client: &mut Client, out: &mut ReplyBuf, args: &[&[
         let ready = std::mem::take(&mut client.ready_keys);
         srv.blocking.serve(srv, ready, now);
     }
+}
+
+/// What a RESP2 client in subscribed mode may still run.
+fn allowed_when_subscribed(def: &CommandDef) -> bool {
+    matches!(
+        def.name,
+        "subscribe" | "unsubscribe" | "psubscribe" | "punsubscribe" | "ssubscribe" | "sunsubscribe" | "ping" | "quit" | "reset"
+    )
 }
 
 /// Finds the command (and subcommand) `args` names and checks arity and

@@ -7,8 +7,8 @@ use std::sync::OnceLock;
 
 #[allow(unused_imports)] // family imports in use once every family file has commands
 use super::{
-    bitmaps, connection, functions, geo, hashes, hyperloglog, keys, lists, server, sets, sort, sorted_sets, strings, transactions, Error,
-    Handler,
+    bitmaps, connection, functions, geo, hashes, hyperloglog, keys, lists, pubsub, server, sets, sort, sorted_sets, strings, transactions,
+    Error, Handler,
 };
 use crate::keyspace::Slot;
 
@@ -339,6 +339,16 @@ pub static COMMANDS: &[CommandDef] = &[
     cmd("discard", "transactions", 1, NOSCRIPT | LOADING | STALE | FAST | ALLOW_BUSY, NK, transactions::discard).doc("2.0.0", "O(N), when N is the number of queued commands", "Discards a transaction."),
     cmd("watch", "transactions", -2, NOSCRIPT | LOADING | STALE | FAST | ALLOW_BUSY, KALL, transactions::watch).specs(&[ks(1, -1, 1, "RO")]).doc("2.2.0", "O(1) for every key.", "Monitors changes to keys to determine the execution of a transaction."),
     cmd("unwatch", "transactions", 1, NOSCRIPT | LOADING | STALE | FAST | ALLOW_BUSY, NK, transactions::unwatch).doc("2.2.0", "O(1)", "Forgets about watched keys of a transaction."),
+    // pubsub (commands/pubsub.rs)
+    cmd("subscribe", "pubsub", -2, PUBSUB | NOSCRIPT | LOADING | STALE, NK, pubsub::subscribe).doc("2.0.0", "O(N) where N is the number of channels to subscribe to.", "Listens for messages published to channels."),
+    cmd("unsubscribe", "pubsub", -1, PUBSUB | NOSCRIPT | LOADING | STALE, NK, pubsub::unsubscribe).doc("2.0.0", "O(N) where N is the number of channels to unsubscribe.", "Stops listening to messages posted to channels."),
+    cmd("psubscribe", "pubsub", -2, PUBSUB | NOSCRIPT | LOADING | STALE, NK, pubsub::psubscribe).doc("2.0.0", "O(N) where N is the number of patterns to subscribe to.", "Listens for messages published to channels that match one or more patterns."),
+    cmd("punsubscribe", "pubsub", -1, PUBSUB | NOSCRIPT | LOADING | STALE, NK, pubsub::punsubscribe).doc("2.0.0", "O(N) where N is the number of patterns to unsubscribe.", "Stops listening to messages published to channels that match one or more patterns."),
+    cmd("ssubscribe", "pubsub", -2, PUBSUB | NOSCRIPT | LOADING | STALE, KALL, pubsub::ssubscribe).lock(Lock::None).specs(&[ks(1, -1, 1, "not_key")]).doc("7.0.0", "O(N) where N is the number of shard channels to subscribe to.", "Listens for messages published to shard channels."),
+    cmd("sunsubscribe", "pubsub", -1, PUBSUB | NOSCRIPT | LOADING | STALE, KALL, pubsub::sunsubscribe).lock(Lock::None).specs(&[ks(1, -1, 1, "not_key")]).doc("7.0.0", "O(N) where N is the number of shard channels to unsubscribe.", "Stops listening to messages posted to shard channels."),
+    cmd("publish", "pubsub", 3, PUBSUB | LOADING | STALE | FAST | MAY_REPLICATE, NK, pubsub::publish).doc("2.0.0", "O(N+M) where N is the number of clients subscribed to the receiving channel and M is the total number of subscribed patterns (by any client).", "Posts a message to a channel."),
+    cmd("spublish", "pubsub", 3, PUBSUB | LOADING | STALE | FAST | MAY_REPLICATE, K1, pubsub::spublish).lock(Lock::None).specs(&[ks(1, 0, 1, "not_key")]).doc("7.0.0", "O(N) where N is the number of clients subscribed to the receiving shard channel.", "Post a message to a shard channel"),
+    cmd("pubsub", "pubsub", -2, 0, NK, container).subs(PUBSUB_SUBS).doc("2.8.0", "Depends on subcommand.", "A container for Pub/Sub commands."),
     // connection
     cmd("ping", "connection", -1, FAST, NK, connection::ping).tips(&["request_policy:all_shards", "response_policy:all_succeeded"]).doc("1.0.0", "O(1)", "Returns the server's liveliness response."),
     cmd("echo", "connection", 2, LOADING | STALE | FAST, NK, connection::echo).doc("1.0.0", "O(1)", "Returns the given string."),
@@ -513,6 +523,15 @@ static COMMAND_SUBS: &[CommandDef] = &[
         "O(1)",
         "Returns helpful text about the different subcommands.",
     ),
+];
+
+static PUBSUB_SUBS: &[CommandDef] = &[
+    cmd("pubsub|channels", "pubsub", -2, PUBSUB | LOADING | STALE, NK, pubsub::pubsub_channels).doc("2.8.0", "O(N) where N is the number of active channels, and assuming constant time pattern matching (relatively short channels and patterns)", "Returns the active channels."),
+    cmd("pubsub|numsub", "pubsub", -2, PUBSUB | LOADING | STALE, NK, pubsub::pubsub_numsub).doc("2.8.0", "O(N) for the NUMSUB subcommand, where N is the number of requested channels", "Returns a count of subscribers to channels."),
+    cmd("pubsub|numpat", "pubsub", 2, PUBSUB | LOADING | STALE, NK, pubsub::pubsub_numpat).doc("2.8.0", "O(1)", "Returns a count of unique pattern subscriptions."),
+    cmd("pubsub|shardchannels", "pubsub", -2, PUBSUB | LOADING | STALE, NK, pubsub::pubsub_shardchannels).doc("7.0.0", "O(N) where N is the number of active shard channels, and assuming constant time pattern matching (relatively short shard channels).", "Returns the active shard channels."),
+    cmd("pubsub|shardnumsub", "pubsub", -2, PUBSUB | LOADING | STALE, NK, pubsub::pubsub_shardnumsub).doc("7.0.0", "O(N) for the SHARDNUMSUB subcommand, where N is the number of requested shard channels", "Returns the count of subscribers of shard channels."),
+    cmd("pubsub|help", "pubsub", 2, LOADING | STALE, NK, pubsub::pubsub_help).doc("6.2.0", "O(1)", "Returns helpful text about the different subcommands."),
 ];
 
 static SLOWLOG_SUBS: &[CommandDef] = &[

@@ -33,6 +33,8 @@ pub struct ClientShared {
     pub user_authenticated: AtomicBool,
     /// Waiting in a blocking command (flag `b` in CLIENT LIST).
     pub blocked: AtomicBool,
+    /// Subscription counts (channels, patterns, shard channels) for CLIENT LIST.
+    pub subs: [AtomicUsize; 3],
 }
 
 impl ClientShared {
@@ -57,6 +59,7 @@ impl ClientShared {
             kill: Notify::new(),
             user_authenticated: AtomicBool::new(false),
             blocked: AtomicBool::new(false),
+            subs: Default::default(),
         }
     }
 
@@ -74,6 +77,8 @@ impl ClientShared {
             "O"
         } else if self.blocked.load(Ordering::Relaxed) {
             "b"
+        } else if self.subs.iter().any(|s| s.load(Ordering::Relaxed) > 0) {
+            "P"
         } else {
             "N"
         };
@@ -82,7 +87,7 @@ impl ClientShared {
             n => crate::commands::table::registry().all[n - 1].name.to_string(),
         };
         format!(
-            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub=0 psub=0 ssub=0 multi=-1 qbuf={} qbuf-free=0 argv-mem=0 multi-mem=0 rbs=16384 rbp=16384 obl=0 oll=0 omem={} tot-mem=0 events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
+            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi=-1 qbuf={} qbuf-free=0 argv-mem=0 multi-mem=0 rbs=16384 rbp=16384 obl=0 oll=0 omem={} tot-mem=0 events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
             self.id,
             self.addr,
             self.laddr,
@@ -92,6 +97,9 @@ impl ClientShared {
             idle,
             flags,
             self.db.load(Ordering::Relaxed),
+            self.subs[0].load(Ordering::Relaxed),
+            self.subs[1].load(Ordering::Relaxed),
+            self.subs[2].load(Ordering::Relaxed),
             self.qbuf.load(Ordering::Relaxed),
             self.omem.load(Ordering::Relaxed),
             cmd,
@@ -145,6 +153,9 @@ pub struct Client {
     /// While EXEC runs, the effects its commands propagate, written to the stream as
     /// one MULTI ... EXEC unit at the end.
     pub capture: std::cell::RefCell<Option<Vec<Effect>>>,
+    /// Channels, patterns and shard channels subscribed to, in subscription order.
+    pub subscriptions: [Vec<Vec<u8>>; 3],
+    pub subscriber: Option<Arc<crate::pubsub::Subscriber>>,
 }
 
 /// One propagated command: its database and arguments.
@@ -181,6 +192,8 @@ impl Client {
             watched: Vec::new(),
             watch_dirty: Default::default(),
             capture: Default::default(),
+            subscriptions: Default::default(),
+            subscriber: None,
         }
     }
 

@@ -29,6 +29,7 @@ pub async fn serve(srv: Arc<Server>, stream: TcpStream, peer: SocketAddr) {
     let mut client = Client::new(shared.clone(), srv.config.settings(), srv.config.version());
     let _ = run(&srv, &mut client, stream).await;
     crate::commands::transactions::forget(&srv, &mut client);
+    crate::commands::pubsub::forget(&srv, &mut client);
     srv.unregister_client(id);
 }
 
@@ -48,8 +49,24 @@ async fn run(srv: &Server, client: &mut Client, mut stream: TcpStream) -> std::i
             tokio::select! {
                 r = stream.read_buf(&mut buf) => r?,
                 _ = shared.kill.notified() => return Ok(()),
-                Some(line) = rx.recv() => {
-                    stream.write_all(&line).await?;
+                Some(first) = rx.recv() => {
+                    // Forward everything queued in one write.
+                    let mut chunk = first.to_vec();
+                    while chunk.len() < 256 * 1024 {
+                        match rx.try_recv() {
+                            Ok(more) => chunk.extend_from_slice(&more),
+                            Err(_) => break,
+                        }
+                    }
+                    // A subscriber that stopped reading must still be closable.
+                    tokio::select! {
+                        r = stream.write_all(&chunk) => r?,
+                        _ = shared.kill.notified() => return Ok(()),
+                    }
+                    srv.stats.net_output.add(chunk.len() as u64);
+                    if let Some(s) = &client.subscriber {
+                        s.pending.fetch_sub(chunk.len().min(s.pending.load(Ordering::Relaxed)), Ordering::AcqRel);
+                    }
                     continue;
                 }
             }
@@ -154,7 +171,11 @@ fn run_one(srv: &Server, client: &mut Client, out: &mut ReplyBuf, args: &[&[u8]]
     let mark = out.buf.len();
     commands::execute(srv, client, out, args, now);
     let r = &mut client.reply;
-    if r.off || r.skip {
+    // Subscription confirmations are pushes: Redis sends them even with replies off.
+    let push = [&b"subscribe"[..], b"unsubscribe", b"psubscribe", b"punsubscribe", b"ssubscribe", b"sunsubscribe"]
+        .iter()
+        .any(|c| c.eq_ignore_ascii_case(args[0]));
+    if (r.off || r.skip) && !push {
         out.buf.truncate(mark);
     }
     r.skip = std::mem::take(&mut r.skip_next);
