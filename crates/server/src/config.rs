@@ -531,6 +531,8 @@ pub struct Settings {
     pub hll_sparse_max_bytes: usize,
     /// `client-output-buffer-limit pubsub`: hard bytes, soft bytes, soft seconds.
     pub pubsub_obuf_limit: (usize, usize, u64),
+    /// `notify-keyspace-events` as flags (`crate::notify`).
+    pub notify_flags: u32,
 }
 
 pub struct Config {
@@ -743,6 +745,7 @@ fn build_settings(v: &[String]) -> Settings {
         zset_max_listpack_value: num("zset-max-listpack-value") as usize,
         hll_sparse_max_bytes: num("hll-sparse-max-bytes") as usize,
         pubsub_obuf_limit: obuf_class(get("client-output-buffer-limit"), "pubsub"),
+        notify_flags: crate::notify::flags_from_str(get("notify-keyspace-events")),
     }
 }
 

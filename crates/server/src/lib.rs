@@ -16,6 +16,7 @@ pub mod journal;
 pub mod keyspace;
 pub mod log;
 pub mod net;
+pub mod notify;
 pub mod persistence;
 pub mod pubsub;
 pub mod replication;

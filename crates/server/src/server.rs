@@ -144,8 +144,21 @@ impl Server {
         self.dirty.fetch_add(1, Ordering::Relaxed);
     }
 
+    pub fn pubsub_limits(&self) -> crate::pubsub::Limits {
+        crate::commands::pubsub::limits_of(&self.config.settings())
+    }
+
+    /// A keyspace event not caused by a client's command (expiry, eviction).
+    pub fn notify(&self, class: u32, event: &str, db: usize, key: &[u8]) {
+        let flags = self.config.settings().notify_flags;
+        if flags & class != 0 {
+            crate::notify::publish(self, flags, class, event, db, key, (0, &mut ferrokv_protocol::ReplyBuf::new()));
+        }
+    }
+
     /// Called with the key's shard still locked when a key is found expired.
     pub fn key_expired(&self, db: usize, key: &[u8]) {
+        self.notify(crate::notify::EXPIRED, "expired", db, key);
         self.stats.expired_keys.fetch_add(1, Ordering::Relaxed);
         self.watches.touch(db, key, true);
         self.propagate(db, &[b"DEL", key]);

@@ -300,6 +300,15 @@ impl<'a, 's> Ctx<'a, 's> {
         self.keys.shard_mut(slot).set_expire(hash, key, at)
     }
 
+    /// Publishes a keyspace event for `key` (current database) when
+    /// `notify-keyspace-events` asks for its class.
+    pub fn notify(&mut self, class: u32, event: &str, key: &[u8]) {
+        let flags = self.client.settings.notify_flags;
+        if flags & class != 0 {
+            crate::notify::publish(self.srv, flags, class, event, self.client.db, key, (self.client.shared.id, self.out));
+        }
+    }
+
     /// Appends the effect of this write to the write stream and counts it as a change.
     pub fn propagate(&self, args: &[&[u8]]) {
         if let Some(batch) = self.client.capture.borrow_mut().as_mut() {

@@ -145,7 +145,10 @@ pub fn spublish(ctx: &mut Ctx) -> CmdResult {
 
 /// The `pubsub` class of `client-output-buffer-limit`.
 fn pubsub_limits(ctx: &Ctx) -> Limits {
-    let s = &ctx.client.settings;
+    limits_of(&ctx.client.settings)
+}
+
+pub fn limits_of(s: &crate::config::Settings) -> Limits {
     Limits { hard: s.pubsub_obuf_limit.0, soft: s.pubsub_obuf_limit.1, soft_secs: s.pubsub_obuf_limit.2 }
 }
 

@@ -178,7 +178,7 @@ pub static OPTIONS: &[Opt] = &[
     opt("latency-tracking", Kind::Bool, "yes", NY),
     opt("latency-tracking-info-percentiles", Kind::Multi, "50 99 99.9", NY),
     // ---- event notification ----
-    opt("notify-keyspace-events", Kind::Str, "", NY),
+    opt("notify-keyspace-events", Kind::Str, "", 0),
     // ---- advanced: encodings ----
     aliased("hash-max-listpack-entries", "hash-max-ziplist-entries", Kind::Int(0, LONG_MAX), "512", 0),
     aliased("hash-max-listpack-value", "hash-max-ziplist-value", Kind::Mem(0, LONG_MAX), "64", 0),
