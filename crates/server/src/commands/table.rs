@@ -332,7 +332,11 @@ pub static COMMANDS: &[CommandDef] = &[
     // end of sort
     //
     // hyperloglog (commands/hyperloglog.rs)
-    //
+    cmd("pfadd", "hyperloglog", -2, WRITE | DENYOOM | FAST, K1, hyperloglog::pfadd).acl(&["@hyperloglog"]).specs(&[ks(1, 0, 1, "RW insert")]).doc("2.8.9", "O(1) to add every element.", "Adds elements to a HyperLogLog key. Creates the key if it doesn't exist."),
+    cmd("pfcount", "hyperloglog", -2, READONLY | MAY_REPLICATE, KALL, hyperloglog::pfcount).acl(&["@hyperloglog"]).specs(&[ks(1, -1, 1, "RW access")]).doc("2.8.9", "O(1) with a very small average constant time when called with a single key. O(N) with N being the number of keys, and much bigger constant times, when called with multiple keys.", "Returns the approximated cardinality of the set(s) observed by the HyperLogLog key(s)."),
+    cmd("pfmerge", "hyperloglog", -2, WRITE | DENYOOM, KALL, hyperloglog::pfmerge).acl(&["@hyperloglog"]).specs(&[ks(1, 0, 1, "RW access insert"), ks(2, -1, 1, "RO access")]).doc("2.8.9", "O(N) to merge N HyperLogLogs, but with high constant times.", "Merges one or more HyperLogLog values into a single key."),
+    cmd("pfdebug", "hyperloglog", 3, WRITE | DENYOOM | ADMIN, (2, 2, 1), hyperloglog::pfdebug).acl(&["@hyperloglog"]).specs(&[ks(2, 0, 1, "RW access")]).doc("2.8.9", "N/A", "Internal commands for debugging HyperLogLog values."),
+    cmd("pfselftest", "hyperloglog", 1, ADMIN, NK, hyperloglog::pfselftest).acl(&["@hyperloglog"]).doc("2.8.9", "N/A", "An internal command for testing HyperLogLog values."),
     // end of hyperloglog
     //
     // geo (commands/geo.rs)

@@ -361,17 +361,25 @@ impl Table {
         ((cursor | !mask).reverse_bits().wrapping_add(1)).reverse_bits()
     }
 
-    /// A random pair: a random non-empty bucket, then a random node of its chain.
+    /// A uniformly random pair: a random bucket, then a random slot among the first
+    /// `SLOTS` of its chain, retried when that slot is empty, so that a field in a long
+    /// chain is as likely as one alone in its bucket (chains past `SLOTS`, which a
+    /// seeded hash at load <= 1 practically never makes, are sampled whole).
     pub fn random(&self, mut rnd: impl FnMut() -> u64) -> Option<(&[u8], &[u8])> {
+        const SLOTS: u64 = 8;
         if self.len == 0 {
             return None;
         }
         let mask = self.buckets.len() as u64 - 1;
         loop {
             let b = self.buckets[(rnd() & mask) as usize].as_deref();
-            let n = chain(b).count();
-            if n > 0 {
-                return chain(b).nth((rnd() % n as u64) as usize);
+            let n = chain(b).count() as u64;
+            if n > SLOTS {
+                return chain(b).nth((rnd() % n) as usize);
+            }
+            let j = rnd() % SLOTS;
+            if j < n {
+                return chain(b).nth(j as usize);
             }
         }
     }
