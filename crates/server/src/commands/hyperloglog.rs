@@ -579,10 +579,9 @@ pub fn pfselftest(ctx: &mut Ctx) -> CmdResult {
     let mut regs = vec![0u8; DENSE_SIZE - HDR];
     let mut bytes = vec![0u8; REGISTERS];
     for _ in 0..10 {
-        for i in 0..REGISTERS {
-            let r = rand::random::<u8>() & REGISTER_MAX;
-            bytes[i] = r;
-            dense_put(&mut regs, i, r);
+        for (i, b) in bytes.iter_mut().enumerate() {
+            *b = rand::random::<u8>() & REGISTER_MAX;
+            dense_put(&mut regs, i, *b);
         }
         for (i, &b) in bytes.iter().enumerate() {
             let v = dense_get(&regs, i);
