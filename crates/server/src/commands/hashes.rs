@@ -29,6 +29,7 @@ fn set_pairs(ctx: &mut Ctx) -> Result<i64, Error> {
     for pair in args[2..].chunks(2) {
         created += h.set(pair[0], pair[1], me, mv) as i64;
     }
+    h.compact();
     ctx.propagate_as_is();
     Ok(created)
 }
@@ -55,6 +56,7 @@ pub fn hsetnx(ctx: &mut Ctx) -> CmdResult {
     }
     h.prepare(&args[2..4], me, mv);
     h.set(args[2], args[3], me, mv);
+    h.compact();
     ctx.propagate_as_is();
     ctx.out.int(1);
     Ok(())
@@ -100,6 +102,7 @@ pub fn hdel(ctx: &mut Ctx) -> CmdResult {
             }
         }
     }
+    h.compact();
     if deleted > 0 {
         ctx.drop_if_empty(key);
         ctx.propagate_as_is();
@@ -186,6 +189,7 @@ pub fn hincrby(ctx: &mut Ctx) -> CmdResult {
     };
     let new = cur.checked_add(incr).ok_or(Error::from(err::OVERFLOW))?;
     h.set(field, itoa::Buffer::new().format(new).as_bytes(), me, mv);
+    h.compact();
     ctx.propagate_as_is();
     ctx.out.int(new);
     Ok(())
@@ -226,6 +230,7 @@ pub fn hincrbyfloat(ctx: &mut Ctx) -> CmdResult {
     }
     let s = incrbyfloat_text(&cur_text, by_text, new);
     h.set(field, s.as_bytes(), me, mv);
+    h.compact();
     // The effect is the resulting value, so replicas never redo float arithmetic.
     ctx.propagate(&[b"HSET", key, field, s.as_bytes()]);
     ctx.out.bulk(s.as_bytes());

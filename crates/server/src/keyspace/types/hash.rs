@@ -13,7 +13,8 @@ use crate::keyspace::hash_key;
 #[derive(Clone, Debug)]
 pub enum Hash {
     Packed(Packed),
-    Table(Table),
+    /// Boxed so that `Hash` stays the size of `Packed` (the common, small case).
+    Table(Box<Table>),
 }
 
 impl Default for Hash {
@@ -52,7 +53,7 @@ impl Hash {
     pub fn heap_size(&self) -> usize {
         match self {
             Hash::Packed(p) => p.heap_size(),
-            Hash::Table(t) => t.heap_size(),
+            Hash::Table(t) => std::mem::size_of::<Table>() + t.heap_size(),
         }
     }
 
@@ -113,6 +114,9 @@ impl Hash {
             let total: usize = args.iter().map(|a| a.len()).sum();
             if args.len() / 2 > max_entries || too_long || p.bytes() + total > 1 << 30 {
                 self.convert();
+            } else {
+                // One allocation for the whole write instead of doubling steps.
+                p.reserve_exact(args.iter().map(|a| Packed::entry_size(a)).sum());
             }
         }
     }
@@ -157,6 +161,16 @@ impl Hash {
         }
     }
 
+    /// Gives back the growth slack of a packed hash after a write, so small hashes
+    /// cost what their bytes do (Redis reallocates its listpack to size as well).
+    pub fn compact(&mut self) {
+        if let Hash::Packed(p) = self {
+            if p.heap_size() > p.bytes() + p.bytes() / 8 + 8 {
+                p.shrink_to_fit();
+            }
+        }
+    }
+
     /// Moves the pairs into a hash table (one-way, as in Redis).
     pub fn convert(&mut self) {
         if let Hash::Packed(p) = self {
@@ -166,7 +180,7 @@ impl Hash {
             while let (Some((_, k)), Some((_, v))) = (it.next(), it.next()) {
                 t.set(k.bytes(&mut a), v.bytes(&mut b));
             }
-            *self = Hash::Table(t);
+            *self = Hash::Table(Box::new(t));
         }
     }
 
@@ -404,6 +418,11 @@ fn chain(mut cur: Option<&Node>) -> impl Iterator<Item = (&[u8], &[u8])> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn small_hash_is_small() {
+        assert_eq!(std::mem::size_of::<Hash>(), std::mem::size_of::<Packed>());
+    }
 
     #[test]
     fn packed_to_table() {
