@@ -306,7 +306,22 @@ pub static COMMANDS: &[CommandDef] = &[
     cmd("touch", "generic", -2, READONLY | FAST, KALL, keys::touch).specs(&[ks(1, -1, 1, "RO")]).tips(&["request_policy:multi_shard", "response_policy:agg_sum"]).doc("3.2.1", "O(N) where N is the number of keys that will be touched.", "Returns the number of existing keys out of those specified after updating the time they were last accessed."),
     cmd("object", "generic", -2, 0, NK, container).subs(OBJECT_SUBS).doc("2.2.3", "Depends on subcommand.", "A container for object introspection commands."),
     // hashes (commands/hashes.rs)
-    //
+    cmd("hset", "hash", -4, WRITE | DENYOOM | FAST, K1, hashes::hset).acl(&["@hash"]).specs(&[ks(1, 0, 1, "RW update")]).doc("2.0.0", "O(1) for each field/value pair added, so O(N) to add N field/value pairs when the command is called with multiple field/value pairs.", "Creates or modifies the value of a field in a hash."),
+    cmd("hsetnx", "hash", 4, WRITE | DENYOOM | FAST, K1, hashes::hsetnx).acl(&["@hash"]).specs(&[ks(1, 0, 1, "RW insert")]).doc("2.0.0", "O(1)", "Sets the value of a field in a hash only when the field doesn't exist."),
+    cmd("hget", "hash", 3, READONLY | FAST, K1, hashes::hget).acl(&["@hash"]).specs(&[ks(1, 0, 1, "RO access")]).doc("2.0.0", "O(1)", "Returns the value of a field in a hash."),
+    cmd("hmset", "hash", -4, WRITE | DENYOOM | FAST, K1, hashes::hmset).acl(&["@hash"]).specs(&[ks(1, 0, 1, "RW update")]).doc("2.0.0", "O(N) where N is the number of fields being set.", "Sets the values of multiple fields."),
+    cmd("hmget", "hash", -3, READONLY | FAST, K1, hashes::hmget).acl(&["@hash"]).specs(&[ks(1, 0, 1, "RO access")]).doc("2.0.0", "O(N) where N is the number of fields being requested.", "Returns the values of all fields in a hash."),
+    cmd("hdel", "hash", -3, WRITE | FAST, K1, hashes::hdel).acl(&["@hash"]).specs(&[ks(1, 0, 1, "RW delete")]).doc("2.0.0", "O(N) where N is the number of fields to be removed.", "Deletes one or more fields and their values from a hash. Deletes the hash if no fields remain."),
+    cmd("hexists", "hash", 3, READONLY | FAST, K1, hashes::hexists).acl(&["@hash"]).specs(&[ks(1, 0, 1, "RO")]).doc("2.0.0", "O(1)", "Determines whether a field exists in a hash."),
+    cmd("hlen", "hash", 2, READONLY | FAST, K1, hashes::hlen).acl(&["@hash"]).specs(&[ks(1, 0, 1, "RO")]).doc("2.0.0", "O(1)", "Returns the number of fields in a hash."),
+    cmd("hkeys", "hash", 2, READONLY, K1, hashes::hkeys).acl(&["@hash"]).specs(&[ks(1, 0, 1, "RO access")]).tips(&["nondeterministic_output_order"]).doc("2.0.0", "O(N) where N is the size of the hash.", "Returns all fields in a hash."),
+    cmd("hvals", "hash", 2, READONLY, K1, hashes::hvals).acl(&["@hash"]).specs(&[ks(1, 0, 1, "RO access")]).tips(&["nondeterministic_output_order"]).doc("2.0.0", "O(N) where N is the size of the hash.", "Returns all values in a hash."),
+    cmd("hgetall", "hash", 2, READONLY, K1, hashes::hgetall).acl(&["@hash"]).specs(&[ks(1, 0, 1, "RO access")]).tips(&["nondeterministic_output_order"]).doc("2.0.0", "O(N) where N is the size of the hash.", "Returns all fields and values in a hash."),
+    cmd("hincrby", "hash", 4, WRITE | DENYOOM | FAST, K1, hashes::hincrby).acl(&["@hash"]).specs(&[ks(1, 0, 1, "RW access update")]).doc("2.0.0", "O(1)", "Increments the integer value of a field in a hash by a number. Uses 0 as initial value if the field doesn't exist."),
+    cmd("hincrbyfloat", "hash", 4, WRITE | DENYOOM | FAST, K1, hashes::hincrbyfloat).acl(&["@hash"]).specs(&[ks(1, 0, 1, "RW access update")]).doc("2.6.0", "O(1)", "Increments the floating point value of a field by a number. Uses 0 as initial value if the field doesn't exist."),
+    cmd("hstrlen", "hash", 3, READONLY | FAST, K1, hashes::hstrlen).acl(&["@hash"]).specs(&[ks(1, 0, 1, "RO")]).doc("3.2.0", "O(1)", "Returns the length of the value of a field."),
+    cmd("hrandfield", "hash", -2, READONLY, K1, hashes::hrandfield).acl(&["@hash"]).specs(&[ks(1, 0, 1, "RO access")]).tips(&["nondeterministic_output"]).doc("6.2.0", "O(N) where N is the number of fields returned", "Returns one or more random fields from a hash."),
+    cmd("hscan", "hash", -3, READONLY, K1, hashes::hscan).acl(&["@hash"]).specs(&[ks(1, 0, 1, "RO access")]).tips(&["nondeterministic_output"]).doc("2.8.0", "O(1) for every call. O(N) for a complete iteration, including enough command calls for the cursor to return back to 0. N is the number of elements inside the collection.", "Iterates over fields and values of a hash."),
     // end of hashes
     //
     // lists (commands/lists.rs)
@@ -326,7 +341,11 @@ pub static COMMANDS: &[CommandDef] = &[
     // end of sort
     //
     // hyperloglog (commands/hyperloglog.rs)
-    //
+    cmd("pfadd", "hyperloglog", -2, WRITE | DENYOOM | FAST, K1, hyperloglog::pfadd).acl(&["@hyperloglog"]).specs(&[ks(1, 0, 1, "RW insert")]).doc("2.8.9", "O(1) to add every element.", "Adds elements to a HyperLogLog key. Creates the key if it doesn't exist."),
+    cmd("pfcount", "hyperloglog", -2, READONLY | MAY_REPLICATE, KALL, hyperloglog::pfcount).acl(&["@hyperloglog"]).specs(&[ks(1, -1, 1, "RW access")]).doc("2.8.9", "O(1) with a very small average constant time when called with a single key. O(N) with N being the number of keys, and much bigger constant times, when called with multiple keys.", "Returns the approximated cardinality of the set(s) observed by the HyperLogLog key(s)."),
+    cmd("pfmerge", "hyperloglog", -2, WRITE | DENYOOM, KALL, hyperloglog::pfmerge).acl(&["@hyperloglog"]).specs(&[ks(1, 0, 1, "RW access insert"), ks(2, -1, 1, "RO access")]).doc("2.8.9", "O(N) to merge N HyperLogLogs, but with high constant times.", "Merges one or more HyperLogLog values into a single key."),
+    cmd("pfdebug", "hyperloglog", 3, WRITE | DENYOOM | ADMIN, (2, 2, 1), hyperloglog::pfdebug).acl(&["@hyperloglog"]).specs(&[ks(2, 0, 1, "RW access")]).doc("2.8.9", "N/A", "Internal commands for debugging HyperLogLog values."),
+    cmd("pfselftest", "hyperloglog", 1, ADMIN, NK, hyperloglog::pfselftest).acl(&["@hyperloglog"]).doc("2.8.9", "N/A", "An internal command for testing HyperLogLog values."),
     // end of hyperloglog
     //
     // geo (commands/geo.rs)
