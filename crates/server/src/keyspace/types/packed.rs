@@ -160,6 +160,11 @@ impl Packed {
         self.buf.shrink_to_fit();
     }
 
+    /// Reserves room for exactly `additional` more bytes (callers pick the growth).
+    pub fn reserve_exact(&mut self, additional: usize) {
+        self.buf.reserve_exact(additional);
+    }
+
     /// The entry at byte offset `off` and the offset of the next entry.
     #[inline]
     pub fn get(&self, off: usize) -> (Item<'_>, usize) {
