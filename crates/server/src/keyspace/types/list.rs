@@ -33,12 +33,12 @@ impl Node {
         self.p.len()
     }
 
-    /// Makes room for `extra` bytes, growing by a quarter at a time rather than
+    /// Makes room for `extra` bytes, growing by an eighth at a time rather than
     /// doubling: nodes are long-lived and a doubled buffer would be half empty.
     fn reserve(&mut self, extra: usize) {
         let (len, cap) = (self.p.bytes(), self.p.heap_size());
         if len + extra > cap {
-            let want = (len + extra).max(cap + cap / 4).max(16);
+            let want = (len + extra).max(cap + cap / 8).max(16);
             self.p.reserve_exact(want - len);
         }
     }
@@ -593,7 +593,7 @@ mod tests {
         assert!(l.insert(b"0042x", b"new", true, 5));
         assert!(l.insert(b"0040x", b"new2", false, 5));
         let all = collect(&l);
-        assert_eq!(all[41], "0041x");
+        assert_eq!(all[41], "0040x");
         assert_eq!(all[40], "new2");
         assert_eq!(all[44], "new");
         assert_eq!(l.len(), 102);
