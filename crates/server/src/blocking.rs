@@ -66,6 +66,14 @@ impl Blocking {
         self.waiting.load(Ordering::Acquire) != 0 && self.queues.lock().contains_key(&(db, key.to_vec()))
     }
 
+    /// Keys of `db` somebody waits on (SWAPDB wakes them).
+    pub fn keys_in(&self, db: usize) -> Vec<Vec<u8>> {
+        if self.waiting.load(Ordering::Acquire) == 0 {
+            return Vec::new();
+        }
+        self.queues.lock().keys().filter(|(d, _)| *d == db).map(|(_, k)| k.clone()).collect()
+    }
+
     /// Queues `w` behind the clients already waiting on its keys.
     pub fn register(&self, w: &Arc<Waiter>) {
         let mut q = self.queues.lock();
