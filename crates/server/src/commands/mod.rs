@@ -421,9 +421,12 @@ pub fn execute(srv: &Server, client: &mut Client, out: &mut ReplyBuf, args: &[&[
             true
         }
     };
-    let elapsed = crate::clock::since(start);
-    srv.stats.called(id, elapsed, failed);
-    srv.after_command(client, def, args, elapsed);
+    // A command that blocked is counted once, when it is served or ends.
+    if client.block.is_none() {
+        let elapsed = crate::clock::since(start);
+        srv.stats.called(id, elapsed, failed);
+        srv.after_command(client, def, args, elapsed);
+    }
 }
 
 fn arity_ok(arity: i32, n: usize) -> bool {
