@@ -19,6 +19,14 @@ use tokio::sync::Notify;
 use crate::net::client::{Client, ClientShared};
 use crate::server::Server;
 
+/// Counts one call of a blocked command that ended without being re-run (timeout,
+/// CLIENT UNBLOCK): a command that blocks is counted once, when it ends, as in Redis.
+pub fn count_call(srv: &Server, args: &[Vec<u8>], failed: bool) {
+    if let Some((_, id)) = args.first().and_then(|a| crate::commands::table::lookup_id(a)) {
+        srv.stats.called(id, std::time::Duration::ZERO, failed);
+    }
+}
+
 /// What a blocking command asks of its connection.
 #[derive(Debug, Clone)]
 pub struct BlockSpec {
@@ -64,6 +72,14 @@ impl Blocking {
     /// Whether anyone waits on `key` of `db`; cheap when nobody is blocked at all.
     pub fn has_waiters(&self, db: usize, key: &[u8]) -> bool {
         self.waiting.load(Ordering::Acquire) != 0 && self.queues.lock().contains_key(&(db, key.to_vec()))
+    }
+
+    /// Keys of `db` somebody waits on (SWAPDB wakes them).
+    pub fn keys_in(&self, db: usize) -> Vec<Vec<u8>> {
+        if self.waiting.load(Ordering::Acquire) == 0 {
+            return Vec::new();
+        }
+        self.queues.lock().keys().filter(|(d, _)| *d == db).map(|(_, k)| k.clone()).collect()
     }
 
     /// Queues `w` behind the clients already waiting on its keys.
@@ -122,7 +138,7 @@ impl Blocking {
     }
 
     /// CLIENT UNBLOCK: ends a client's wait as a timeout or with an error.
-    pub fn unblock(&self, client_id: u64, error: bool) -> bool {
+    pub fn unblock(&self, srv: &Server, client_id: u64, error: bool) -> bool {
         let Some(w) = self.by_client.lock().get(&client_id).cloned() else { return false };
         let mut out = ReplyBuf::new();
         out.resp3 = w.resp3;
@@ -131,7 +147,11 @@ impl Blocking {
         } else {
             out.null_array();
         }
-        self.finish(&w, out.buf)
+        let done = self.finish(&w, out.buf);
+        if done {
+            count_call(srv, &w.args, error);
+        }
+        done
     }
 
     /// Serves the clients waiting on the keys made ready, oldest first. Runs with no

@@ -309,7 +309,7 @@ pub fn client_unblock(ctx: &mut Ctx) -> CmdResult {
         4 if ctx.is(3, "error") => true,
         _ => return Err("ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR".into()),
     };
-    let done = id >= 0 && ctx.srv.blocking.unblock(id as u64, error);
+    let done = id >= 0 && ctx.srv.blocking.unblock(ctx.srv, id as u64, error);
     ctx.out.int(done as i64);
     Ok(())
 }

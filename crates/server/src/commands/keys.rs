@@ -291,6 +291,14 @@ pub fn swapdb(ctx: &mut Ctx) -> CmdResult {
             }
         }
         ctx.keys.swap_dbs(a, b);
+        // Clients blocked on a key that now holds a list or sorted set wake up.
+        for db in [a, b] {
+            for k in ctx.srv.blocking.keys_in(db) {
+                if ctx.lookup_in(db, &k).is_some_and(|e| matches!(e.value, Value::List(_) | Value::ZSet(_))) {
+                    ctx.signal_ready_in(db, &k);
+                }
+            }
+        }
     }
     ctx.propagate_as_is();
     ctx.out.ok();

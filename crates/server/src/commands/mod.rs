@@ -232,13 +232,23 @@ impl<'a, 's> Ctx<'a, 's> {
     /// ms deadline, 0 meaning forever, with Redis's errors.
     pub fn timeout_arg(&self, i: usize) -> Result<u64, Error> {
         let s = std::str::from_utf8(self.args[i]).ok();
-        let v = s.and_then(|s| crate::util::parse_f64(s.as_bytes())).filter(|v| v.is_finite());
+        // Redis parses with strtold: hexadecimal integers and infinities are numbers too.
+        let hex = |s: &str| {
+            let (neg, h) = s.strip_prefix('-').map_or((false, s), |h| (true, h));
+            let h = h.strip_prefix("0x").or_else(|| h.strip_prefix("0X"))?;
+            let v = u64::from_str_radix(h, 16).ok()? as f64;
+            Some(if neg { -v } else { v })
+        };
+        let v = s.and_then(|s| crate::util::parse_f64(s.as_bytes()).or_else(|| hex(s)));
         let Some(v) = v else { return Err("ERR timeout is not a float or out of range".into()) };
+        let ms = (v * 1000.0).ceil();
+        if ms > i64::MAX as f64 {
+            return Err("ERR timeout is out of range".into());
+        }
         if v < 0.0 {
             return Err("ERR timeout is negative".into());
         }
-        let ms = (v * 1000.0).ceil();
-        if ms >= (i64::MAX / 2) as f64 {
+        if ms > (i64::MAX as u64 - self.now) as f64 {
             return Err("ERR timeout is out of range".into());
         }
         Ok(if ms == 0.0 { 0 } else { self.now + ms as u64 })
@@ -476,9 +486,12 @@ pub fn run_locked<'s>(
             true
         }
     };
-    let elapsed = crate::clock::since(start);
-    srv.stats.called(id, elapsed, failed);
-    srv.after_command(client, def, args, elapsed);
+    // A command that blocked is counted once, when it is served or ends.
+    if client.block.is_none() {
+        let elapsed = crate::clock::since(start);
+        srv.stats.called(id, elapsed, failed);
+        srv.after_command(client, def, args, elapsed);
+    }
     keys
 }
 

@@ -257,7 +257,12 @@ async fn wait_blocked(
     srv.blocking.unregister(&w);
     match reply {
         Some(r) => out.buf.extend_from_slice(&r),
-        None => out.null_array(),
+        None => {
+            if alive {
+                crate::blocking::count_call(srv, &w.args, false);
+            }
+            out.null_array()
+        }
     }
     Ok(alive && !shared.killed.load(Ordering::Acquire))
 }

@@ -4,11 +4,16 @@
 //!
 //! Entry layout: a header, the payload, then the entry's size (header + payload)
 //! written backwards so the sequence can be walked from the end too.
-//! - `0x00..=0x7f`: a string of that many bytes;
-//! - `0x80..=0xbf` + 1 byte: a string of up to 16383 bytes (14-bit length);
-//! - `0xc0` + 4 bytes LE: a longer string;
-//! - `0xc1..=0xc8`: an integer in 1..=8 bytes LE (sign-extended), for values whose
-//!   canonical decimal form is the string (so reading it back gives the same bytes).
+//! - `0x00..=0x7f`: the integer 0..=127 itself (one byte in all);
+//! - `0x80..=0xbf`: a string of up to 63 bytes (6-bit length);
+//! - `0xc0..=0xdf` + 1 byte: an integer in -4096..=4095 (13 bits, sign-extended);
+//! - `0xe0..=0xef` + 1 byte: a string of up to 4095 bytes (12-bit length);
+//! - `0xf0` + 4 bytes LE: a longer string;
+//! - `0xf1..=0xf8`: an integer in 1..=8 bytes LE (sign-extended).
+//!
+//! Integers are stored only for values whose canonical decimal form is the string (so
+//! reading one back gives the same bytes). Small integers and short strings take as
+//! little room as in Redis's listpack, which the memory comparisons hold us to.
 
 use std::fmt;
 
@@ -88,27 +93,63 @@ fn backlen_size(n: usize) -> usize {
     }
 }
 
+/// How one value is encoded.
+enum Enc {
+    /// 0..=127 in the header.
+    Tiny(u8),
+    /// -4096..=4095 in the header's low 5 bits and one more byte.
+    Int13(i64),
+    /// Any other integer in `w` bytes.
+    Int(i64, usize),
+    Str(usize),
+}
+
+fn classify(v: &[u8]) -> Enc {
+    match crate::util::parse_canonical_i64(v).filter(|_| v.len() <= 20) {
+        Some(n @ 0..=127) => Enc::Tiny(n as u8),
+        Some(n @ -4096..=4095) => Enc::Int13(n),
+        Some(n) => Enc::Int(n, int_width(n)),
+        None => Enc::Str(v.len()),
+    }
+}
+
+fn body_len(e: &Enc) -> usize {
+    match *e {
+        Enc::Tiny(_) => 1,
+        Enc::Int13(_) => 2,
+        Enc::Int(_, w) => 1 + w,
+        Enc::Str(n) if n < 64 => 1 + n,
+        Enc::Str(n) if n < 4096 => 2 + n,
+        Enc::Str(n) => 5 + n,
+    }
+}
+
 /// Appends the encoding of `v` (header, payload, backwards size) to `out`.
 fn encode(v: &[u8], out: &mut Vec<u8>) {
     let start = out.len();
-    match crate::util::parse_canonical_i64(v).filter(|_| v.len() <= 20) {
-        Some(n) => {
-            let w = int_width(n);
-            out.push(0xc0 + w as u8);
+    match classify(v) {
+        Enc::Tiny(n) => out.push(n),
+        Enc::Int13(n) => {
+            let u = (n as u16) & 0x1fff;
+            out.push(0xc0 | (u >> 8) as u8);
+            out.push(u as u8);
+        }
+        Enc::Int(n, w) => {
+            out.push(0xf0 + w as u8);
             out.extend_from_slice(&n.to_le_bytes()[..w]);
         }
-        None if v.len() < 0x80 => {
-            out.push(v.len() as u8);
+        Enc::Str(n) if n < 64 => {
+            out.push(0x80 | n as u8);
             out.extend_from_slice(v);
         }
-        None if v.len() < 0x4000 => {
-            out.push(0x80 | (v.len() >> 8) as u8);
-            out.push(v.len() as u8);
+        Enc::Str(n) if n < 4096 => {
+            out.push(0xe0 | (n >> 8) as u8);
+            out.push(n as u8);
             out.extend_from_slice(v);
         }
-        None => {
-            out.push(0xc0);
-            out.extend_from_slice(&(v.len() as u32).to_le_bytes());
+        Enc::Str(n) => {
+            out.push(0xf0);
+            out.extend_from_slice(&(n as u32).to_le_bytes());
             out.extend_from_slice(v);
         }
     }
@@ -125,12 +166,7 @@ fn encode(v: &[u8], out: &mut Vec<u8>) {
 }
 
 fn encoded_len(v: &[u8]) -> usize {
-    let body = match crate::util::parse_canonical_i64(v).filter(|_| v.len() <= 20) {
-        Some(n) => 1 + int_width(n),
-        None if v.len() < 0x80 => 1 + v.len(),
-        None if v.len() < 0x4000 => 2 + v.len(),
-        None => 5 + v.len(),
-    };
+    let body = body_len(&classify(v));
     body + backlen_size(body)
 }
 
@@ -160,7 +196,7 @@ impl Packed {
         self.buf.shrink_to_fit();
     }
 
-    /// Makes room for `additional` more encoded bytes in one allocation.
+    /// Reserves room for exactly `additional` more bytes (callers pick the growth).
     pub fn reserve_exact(&mut self, additional: usize) {
         self.buf.reserve_exact(additional);
     }
@@ -171,20 +207,25 @@ impl Packed {
         let b = &self.buf;
         let h = b[off];
         let (item, body_end) = match h {
-            0x00..=0x7f => {
-                let n = h as usize;
+            0x00..=0x7f => (Item::Int(h as i64), off + 1),
+            0x80..=0xbf => {
+                let n = (h & 0x3f) as usize;
                 (Item::Str(&b[off + 1..off + 1 + n]), off + 1 + n)
             }
-            0x80..=0xbf => {
-                let n = ((h as usize & 0x3f) << 8) | b[off + 1] as usize;
+            0xc0..=0xdf => {
+                let u = (((h & 0x1f) as u16) << 8) | b[off + 1] as u16;
+                (Item::Int((((u << 3) as i16) >> 3) as i64), off + 2)
+            }
+            0xe0..=0xef => {
+                let n = ((h as usize & 0x0f) << 8) | b[off + 1] as usize;
                 (Item::Str(&b[off + 2..off + 2 + n]), off + 2 + n)
             }
-            0xc0 => {
+            0xf0 => {
                 let n = u32::from_le_bytes(b[off + 1..off + 5].try_into().unwrap()) as usize;
                 (Item::Str(&b[off + 5..off + 5 + n]), off + 5 + n)
             }
             _ => {
-                let w = (h - 0xc0) as usize;
+                let w = (h - 0xf0) as usize;
                 let mut raw = [0u8; 8];
                 raw[..w].copy_from_slice(&b[off + 1..off + 1 + w]);
                 let shift = 64 - 8 * w as u32;
@@ -377,6 +418,33 @@ mod tests {
         back.reverse();
         let fwd: Vec<Vec<u8>> = p.iter().map(|(_, i)| i.to_vec()).collect();
         assert_eq!(back, fwd);
+    }
+
+    #[test]
+    fn integer_and_string_boundaries() {
+        let mut vals: Vec<Vec<u8>> = Vec::new();
+        for n in [0i64, 1, 127, 128, -1, -4096, -4097, 4095, 4096, 32767, -32769, 1 << 40, i64::MIN, i64::MAX] {
+            vals.push(n.to_string().into_bytes());
+        }
+        for n in [0usize, 63, 64, 4095, 4096] {
+            vals.push(vec![b's'; n]);
+        }
+        vals.push(b"-0".to_vec());
+        vals.push(b"0127".to_vec());
+        let mut p = Packed::new();
+        for v in &vals {
+            p.push_back(v);
+        }
+        let fwd: Vec<Vec<u8>> = p.iter().map(|(_, i)| i.to_vec()).collect();
+        assert_eq!(fwd, vals);
+        let mut back: Vec<Vec<u8>> = p.iter_rev().map(|(_, i)| i.to_vec()).collect();
+        back.reverse();
+        assert_eq!(back, vals);
+        assert_eq!(Packed::entry_size(b"5"), 2);
+        assert_eq!(Packed::entry_size(b"1000"), 3);
+        assert_eq!(Packed::entry_size(b"abc"), 5);
+        assert!(matches!(p.get(0).0, Item::Int(0)));
+        assert!(p.find(b"-4097", 1).is_some());
     }
 
     #[test]
