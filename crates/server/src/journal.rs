@@ -6,7 +6,7 @@
 //! stream order is the execution order.
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use bytes::Bytes;
 use parking_lot::Mutex;
@@ -15,6 +15,10 @@ use tokio::sync::mpsc::UnboundedSender;
 pub struct Journal {
     inner: Mutex<Inner>,
     offset: AtomicU64,
+    /// Off until a consumer (replica, AOF, DEBUG REPL-STREAM) first needs the stream:
+    /// like Redis, which creates its backlog with the first replica, a server nobody
+    /// replicates from spends neither memory nor a global lock on it.
+    active: AtomicBool,
 }
 
 struct Inner {
@@ -37,11 +41,15 @@ impl Journal {
                 scratch: Vec::with_capacity(256),
             }),
             offset: AtomicU64::new(0),
+            active: AtomicBool::new(false),
         }
     }
 
     /// Appends one command (already in its deterministic effect form) for database `db`.
     pub fn append(&self, db: usize, args: &[&[u8]]) {
+        if !self.active.load(Ordering::Acquire) {
+            return;
+        }
         let mut g = self.inner.lock();
         self.push(&mut g, db, args);
     }
@@ -69,6 +77,9 @@ impl Journal {
     /// Appends the effects of one transaction; several are wrapped in MULTI ... EXEC so
     /// that a replica or the AOF applies them as one unit.
     pub fn append_batch(&self, cmds: &[crate::net::client::Effect]) {
+        if !self.active.load(Ordering::Acquire) {
+            return;
+        }
         let wrap = cmds.len() > 1;
         let mut g = self.inner.lock();
         let mut refs: Vec<&[u8]> = Vec::new();
@@ -101,8 +112,21 @@ impl Journal {
         self.inner.lock().backlog.len()
     }
 
+    /// Starts keeping the stream (and its backlog) from now on.
+    pub fn activate(&self) {
+        let mut g = self.inner.lock();
+        if !self.active.swap(true, Ordering::AcqRel) {
+            g.last_db = None;
+        }
+    }
+
+    pub fn is_active(&self) -> bool {
+        self.active.load(Ordering::Acquire)
+    }
+
     /// Receives every chunk appended from now on (AOF writer, replicas).
     pub fn subscribe(&self, tx: UnboundedSender<Bytes>) {
+        self.active.store(true, Ordering::Release);
         let mut g = self.inner.lock();
         g.last_db = None;
         g.subscribers.push(tx);

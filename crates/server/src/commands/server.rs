@@ -222,8 +222,9 @@ pub fn info_text(ctx: &Ctx, wanted: &[String]) -> String {
             &mut out,
             "Replication",
             format!(
-                "role:master\r\nconnected_slaves:0\r\nmaster_failover_state:no-failover\r\nmaster_replid:{}\r\nmaster_replid2:0000000000000000000000000000000000000000\r\nmaster_repl_offset:{off}\r\nsecond_repl_offset:-1\r\nrepl_backlog_active:0\r\nrepl_backlog_size:{}\r\nrepl_backlog_first_byte_offset:{}\r\nrepl_backlog_histlen:{hist}\r\n",
+                "role:master\r\nconnected_slaves:0\r\nmaster_failover_state:no-failover\r\nmaster_replid:{}\r\nmaster_replid2:0000000000000000000000000000000000000000\r\nmaster_repl_offset:{off}\r\nsecond_repl_offset:-1\r\nrepl_backlog_active:{}\r\nrepl_backlog_size:{}\r\nrepl_backlog_first_byte_offset:{}\r\nrepl_backlog_histlen:{hist}\r\n",
                 srv.replid.lock(),
+                srv.journal.is_active() as u8,
                 s.repl_backlog_size,
                 if hist == 0 { 0 } else { off - hist + 1 },
             ),
@@ -1069,6 +1070,7 @@ pub fn debug(ctx: &mut Ctx) -> CmdResult {
             // The tail of the write stream (ferrokv-specific): lets tests and operators
             // see the exact effects that AOF and replicas receive.
             let bytes = if n == 3 { ctx.int_arg(2)?.max(0) as usize } else { 4096 };
+            ctx.srv.journal.activate();
             let tail = ctx.srv.journal.tail(bytes);
             ctx.out.bulk(&tail);
         }

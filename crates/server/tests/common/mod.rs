@@ -30,7 +30,10 @@ impl Server {
         let mut args: Vec<String> =
             vec!["--port".into(), port.to_string(), "--bind".into(), "127.0.0.1".into(), "--enable-debug-command".into(), "yes".into()];
         args.extend(extra.iter().map(|s| s.to_string()));
-        Server::spawn(port, dir, args)
+        let s = Server::spawn(port, dir, args);
+        // Keep the write stream from the start, so tests can read it (DEBUG REPL-STREAM).
+        s.raw().cmd("DEBUG REPL-STREAM 0");
+        s
     }
 
     pub fn spawn(port: u16, dir: std::path::PathBuf, args: Vec<String>) -> Server {
