@@ -538,8 +538,29 @@ fn srandmember_count(ctx: &mut Ctx) -> CmdResult {
     Ok(())
 }
 
+/// A cursor as Redis reads it (`strtoul`): an optional sign, decimal digits, a negative
+/// value wrapping around; the empty string is 0.
+fn scan_cursor(s: &[u8]) -> Option<u64> {
+    let (neg, digits) = match s.first() {
+        Some(b'-') => (true, &s[1..]),
+        Some(b'+') => (false, &s[1..]),
+        _ => (false, s),
+    };
+    if digits.is_empty() {
+        return s.is_empty().then_some(0);
+    }
+    let mut v: u64 = 0;
+    for &c in digits {
+        if !c.is_ascii_digit() {
+            return None;
+        }
+        v = v.checked_mul(10)?.checked_add((c - b'0') as u64)?;
+    }
+    Some(if neg { v.wrapping_neg() } else { v })
+}
+
 pub fn sscan(ctx: &mut Ctx) -> CmdResult {
-    let cursor = std::str::from_utf8(ctx.args[2]).ok().and_then(|s| s.parse::<u64>().ok()).ok_or(Error::from("ERR invalid cursor"))?;
+    let cursor = scan_cursor(ctx.args[2]).ok_or(Error::from("ERR invalid cursor"))?;
     let args = ctx.args;
     let (set, out) = ctx.read_out::<Set>(args[1])?;
     let Some(set) = set else {
