@@ -13,7 +13,11 @@ use crate::keyspace::{Keyspace, Slot};
 
 fn limits(ctx: &Ctx) -> Limits {
     let s = &ctx.client.settings;
-    Limits { intset_entries: s.set_max_intset_entries, listpack_entries: s.set_max_listpack_entries, listpack_value: s.set_max_listpack_value }
+    Limits {
+        intset_entries: s.set_max_intset_entries,
+        listpack_entries: s.set_max_listpack_entries,
+        listpack_value: s.set_max_listpack_value,
+    }
 }
 
 /// SPOP propagates its removals as SREM commands of at most this many members.
@@ -119,7 +123,8 @@ pub fn sintercard(ctx: &mut Ctx) -> CmdResult {
     let mut i = 2 + n;
     while i < ctx.args.len() {
         if ctx.is(i, "LIMIT") && i + 1 < ctx.args.len() {
-            let l = crate::util::parse_canonical_i64(ctx.args[i + 1]).filter(|&l| l >= 0).ok_or(Error::from("ERR LIMIT can't be negative"))?;
+            let l =
+                crate::util::parse_canonical_i64(ctx.args[i + 1]).filter(|&l| l >= 0).ok_or(Error::from("ERR LIMIT can't be negative"))?;
             limit = l as usize;
             i += 2;
         } else {
@@ -379,8 +384,9 @@ pub fn spop(ctx: &mut Ctx) -> CmdResult {
 }
 
 fn spop_count(ctx: &mut Ctx) -> CmdResult {
-    let count = crate::util::parse_canonical_i64(ctx.args[2]).filter(|&c| c >= 0).ok_or(Error::from("ERR value is out of range, must be positive"))?
-        as usize;
+    let count = crate::util::parse_canonical_i64(ctx.args[2])
+        .filter(|&c| c >= 0)
+        .ok_or(Error::from("ERR value is out of range, must be positive"))? as usize;
     let key = ctx.args[1];
     let lim = limits(ctx);
     let Some(set) = ctx.write::<Set>(key)? else {

@@ -1,7 +1,7 @@
 //! The set type, with Redis 7.2's three encodings and its conversion rules:
 //! - `intset`: sorted integers in the narrowest width that holds them all (2, 4 or 8
-//!   bytes), searched by bisection. Up to [`INLINE`] bytes live inside the value itself,
-//!   so a small set of small integers costs a single allocation (the boxed `Set`).
+//!   bytes), searched by bisection. Up to [`INLINE`] bytes of them live inside the
+//!   `Value` itself, so a small set of small integers costs no allocation at all.
 //! - `listpack`: a [`Packed`] sequence, for small sets with short members.
 //! - `hashtable`: a [`Table`], for everything larger.
 //!
@@ -19,9 +19,10 @@ use super::packed::{self, Item, Packed};
 use super::{digest_of, xor_into};
 use crate::keyspace::Blob;
 
-/// Bytes of intset payload kept inside the value (18 small integers); chosen so that
-/// the whole `Set` stays 40 bytes, the size of its largest other variant.
-pub const INLINE: usize = 37;
+/// Bytes of intset payload kept in place (11 integers of 16 bits).
+pub const INLINE: usize = 22;
+/// `head` value saying the body holds a pointer to a [`Big`].
+const BOXED: u8 = 0xff;
 
 /// The encoding thresholds in force (from `Settings`), passed to every operation that
 /// may convert.
@@ -38,18 +39,50 @@ impl Limits {
     }
 }
 
+/// Every encoding except the in-place intset, behind one owned pointer.
 #[derive(Clone)]
-enum Repr {
-    /// A small intset stored in place: `n` integers of `width` bytes each.
-    Inline { width: u8, n: u8, buf: [u8; INLINE] },
-    /// A larger intset, exactly sized (it is reallocated on each change, as Redis does).
-    Ints { width: u8, data: Box<[u8]> },
+enum Big {
+    /// A larger intset, exactly sized (reallocated on each change, as Redis does).
+    Ints {
+        width: u8,
+        data: Box<[u8]>,
+    },
     Packed(Packed),
-    Table(Box<Table>),
+    Table(Table),
 }
 
-#[derive(Clone)]
-pub struct Set(Repr);
+/// A set, stored unboxed in `Value` in 23 bytes with alignment 1, which lets it share
+/// the 24-byte `Value` with the string variant's tag: 100,000 sets of ten small integers
+/// then cost no more than the keys themselves (Redis pays a robj and an intset
+/// allocation per set). `head` is either [`BOXED`] (the body's first bytes hold a
+/// `Box<Big>` turned into an address) or an in-place intset: width code in bits 5-6
+/// (16, 32, 64 bits) and count in bits 0-4, the integers in `body`.
+#[repr(C)]
+pub struct Set {
+    head: u8,
+    body: [u8; INLINE],
+}
+
+const PTR: usize = std::mem::size_of::<usize>();
+
+impl Drop for Set {
+    fn drop(&mut self) {
+        if self.head == BOXED {
+            // SAFETY: a BOXED body holds the address from `Box::into_raw` in `from_big`,
+            // owned by this set alone (Clone deep-copies it).
+            drop(unsafe { Box::from_raw(self.ptr()) });
+        }
+    }
+}
+
+impl Clone for Set {
+    fn clone(&self) -> Set {
+        match self.big() {
+            Some(b) => Set::from_big(b.clone()),
+            None => Set { head: self.head, body: self.body },
+        }
+    }
+}
 
 impl std::fmt::Debug for Set {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -61,6 +94,13 @@ impl Default for Set {
     fn default() -> Set {
         Set::new()
     }
+}
+
+/// A borrowed view of the encoding.
+enum Rep<'a> {
+    Ints(usize, &'a [u8]),
+    Packed(&'a Packed),
+    Table(&'a Table),
 }
 
 fn int_width(v: i64) -> usize {
@@ -101,16 +141,17 @@ fn search_ints(b: &[u8], w: usize, v: i64) -> Result<usize, usize> {
     Err(lo)
 }
 
-/// An intset representation of `total` bytes, filled by `fill`: in place when small.
-fn build_ints(width: usize, total: usize, fill: impl FnOnce(&mut [u8])) -> Repr {
+/// An intset of `total` bytes filled by `fill`: in place when small enough.
+fn build_ints(width: usize, total: usize, fill: impl FnOnce(&mut [u8])) -> Set {
     if total <= INLINE {
-        let mut buf = [0u8; INLINE];
-        fill(&mut buf[..total]);
-        Repr::Inline { width: width as u8, n: (total / width) as u8, buf }
+        let mut body = [0u8; INLINE];
+        fill(&mut body[..total]);
+        let code = (width.trailing_zeros() - 1) as u8;
+        Set { head: (code << 5) | (total / width) as u8, body }
     } else {
         let mut data = vec![0u8; total].into_boxed_slice();
         fill(&mut data);
-        Repr::Ints { width: width as u8, data }
+        Set::from_big(Big::Ints { width: width as u8, data })
     }
 }
 
@@ -276,15 +317,62 @@ pub fn sample_ascending(n: usize, k: usize, rng: &mut impl Rng) -> Vec<usize> {
 impl Set {
     /// An empty intset.
     pub fn new() -> Set {
-        Set(Repr::Inline { width: 2, n: 0, buf: [0; INLINE] })
+        Set { head: 0, body: [0; INLINE] }
     }
 
     pub fn new_listpack() -> Set {
-        Set(Repr::Packed(Packed::new()))
+        Set::from_big(Big::Packed(Packed::new()))
     }
 
     pub fn new_table(capacity: usize) -> Set {
-        Set(Repr::Table(Box::new(Table::with_capacity(capacity))))
+        Set::from_big(Big::Table(Table::with_capacity(capacity)))
+    }
+
+    fn from_big(b: Big) -> Set {
+        let addr = Box::into_raw(Box::new(b)) as usize;
+        let mut body = [0u8; INLINE];
+        body[..PTR].copy_from_slice(&addr.to_ne_bytes());
+        Set { head: BOXED, body }
+    }
+
+    fn ptr(&self) -> *mut Big {
+        usize::from_ne_bytes(self.body[..PTR].try_into().unwrap()) as *mut Big
+    }
+
+    fn big(&self) -> Option<&Big> {
+        // SAFETY: see `Drop`; the box lives as long as `self`.
+        (self.head == BOXED).then(|| unsafe { &*self.ptr() })
+    }
+
+    fn big_mut(&mut self) -> Option<&mut Big> {
+        // SAFETY: as `big`, and `&mut self` makes the access exclusive.
+        (self.head == BOXED).then(|| unsafe { &mut *self.ptr() })
+    }
+
+    fn rep(&self) -> Rep<'_> {
+        match self.big() {
+            Some(Big::Ints { width, data }) => Rep::Ints(*width as usize, data),
+            Some(Big::Packed(p)) => Rep::Packed(p),
+            Some(Big::Table(t)) => Rep::Table(t),
+            None => {
+                let w = 2usize << (self.head >> 5);
+                Rep::Ints(w, &self.body[..(self.head & 31) as usize * w])
+            }
+        }
+    }
+
+    fn packed_mut(&mut self) -> Option<&mut Packed> {
+        match self.big_mut() {
+            Some(Big::Packed(p)) => Some(p),
+            _ => None,
+        }
+    }
+
+    fn table_mut(&mut self) -> Option<&mut Table> {
+        match self.big_mut() {
+            Some(Big::Table(t)) => Some(t),
+            _ => None,
+        }
     }
 
     /// The encoding a new set gets for its first member and the number of members
@@ -302,30 +390,28 @@ impl Set {
     /// Converts up front when `size_hint` members are about to be added to a compact
     /// encoding that could not hold them (Redis's `setTypeMaybeConvert`).
     pub fn maybe_convert(&mut self, size_hint: usize, lim: &Limits) {
-        let convert = match self.0 {
-            Repr::Packed(_) => size_hint > lim.listpack_entries,
-            Repr::Inline { .. } | Repr::Ints { .. } => size_hint > lim.intset_entries,
-            Repr::Table(_) => false,
+        let convert = match self.rep() {
+            Rep::Packed(_) => size_hint > lim.listpack_entries,
+            Rep::Ints(..) => size_hint > lim.intset_entries,
+            Rep::Table(_) => false,
         };
         if convert {
-            self.to_table(size_hint);
+            self.convert_to_table(size_hint);
         }
     }
 
     fn ints(&self) -> Option<(usize, &[u8])> {
-        match &self.0 {
-            Repr::Inline { width, n, buf } => Some((*width as usize, &buf[..*n as usize * *width as usize])),
-            Repr::Ints { width, data } => Some((*width as usize, data)),
+        match self.rep() {
+            Rep::Ints(w, b) => Some((w, b)),
             _ => None,
         }
     }
 
     pub fn len(&self) -> usize {
-        match &self.0 {
-            Repr::Inline { n, .. } => *n as usize,
-            Repr::Ints { width, data } => data.len() / *width as usize,
-            Repr::Packed(p) => p.len(),
-            Repr::Table(t) => t.len(),
+        match self.rep() {
+            Rep::Ints(w, b) => b.len() / w,
+            Rep::Packed(p) => p.len(),
+            Rep::Table(t) => t.len(),
         }
     }
 
@@ -334,27 +420,28 @@ impl Set {
     }
 
     pub fn is_intset(&self) -> bool {
-        matches!(self.0, Repr::Inline { .. } | Repr::Ints { .. })
+        matches!(self.rep(), Rep::Ints(..))
     }
 
     pub fn is_listpack(&self) -> bool {
-        matches!(self.0, Repr::Packed(_))
+        matches!(self.rep(), Rep::Packed(_))
     }
 
     pub fn encoding(&self) -> &'static str {
-        match self.0 {
-            Repr::Inline { .. } | Repr::Ints { .. } => "intset",
-            Repr::Packed(_) => "listpack",
-            Repr::Table(_) => "hashtable",
+        match self.rep() {
+            Rep::Ints(..) => "intset",
+            Rep::Packed(_) => "listpack",
+            Rep::Table(_) => "hashtable",
         }
     }
 
+    /// Heap bytes owned beyond the 23 bytes inside the `Value`.
     pub fn heap_size(&self) -> usize {
-        match &self.0 {
-            Repr::Inline { .. } => 0,
-            Repr::Ints { data, .. } => data.len(),
-            Repr::Packed(p) => p.heap_size(),
-            Repr::Table(t) => t.heap_size(),
+        match self.big() {
+            None => 0,
+            Some(Big::Ints { data, .. }) => std::mem::size_of::<Big>() + data.len(),
+            Some(Big::Packed(p)) => std::mem::size_of::<Big>() + p.heap_size(),
+            Some(Big::Table(t)) => std::mem::size_of::<Big>() + t.heap_size(),
         }
     }
 
@@ -369,27 +456,21 @@ impl Set {
     }
 
     pub fn iter(&self) -> Iter<'_> {
-        match &self.0 {
-            Repr::Packed(p) => Iter::Packed(p.iter()),
-            Repr::Table(t) => Iter::Table(t.members.iter()),
-            _ => {
-                let (w, b) = self.ints().unwrap();
-                Iter::Ints { w, b, i: 0 }
-            }
+        match self.rep() {
+            Rep::Packed(p) => Iter::Packed(p.iter()),
+            Rep::Table(t) => Iter::Table(t.members.iter()),
+            Rep::Ints(w, b) => Iter::Ints { w, b, i: 0 },
         }
     }
 
     pub fn contains(&self, v: &[u8]) -> bool {
-        match &self.0 {
-            Repr::Packed(p) => p.find(v, 1).is_some(),
-            Repr::Table(t) => t.contains(v),
-            _ => {
-                let (w, b) = self.ints().unwrap();
-                match crate::util::parse_canonical_i64(v) {
-                    Some(n) => int_width(n) <= w && search_ints(b, w, n).is_ok(),
-                    None => false,
-                }
-            }
+        match self.rep() {
+            Rep::Packed(p) => p.find(v, 1).is_some(),
+            Rep::Table(t) => t.contains(v),
+            Rep::Ints(w, b) => match crate::util::parse_canonical_i64(v) {
+                Some(n) => int_width(n) <= w && search_ints(b, w, n).is_ok(),
+                None => false,
+            },
         }
     }
 
@@ -403,41 +484,37 @@ impl Set {
 
     /// Adds a member; returns whether it was new. Converts as Redis's `setTypeAdd`.
     pub fn add(&mut self, v: &[u8], lim: &Limits) -> bool {
-        match &mut self.0 {
-            Repr::Table(t) => t.insert(v),
-            Repr::Packed(p) => {
-                if p.find(v, 1).is_some() {
-                    return false;
-                }
-                if p.len() < lim.listpack_entries && v.len() <= lim.listpack_value {
-                    p.push_back(v);
-                } else {
-                    self.to_table(self.len() + 1);
-                    let Repr::Table(t) = &mut self.0 else { unreachable!() };
-                    t.push_new(v);
-                }
-                true
-            }
-            _ => match crate::util::parse_canonical_i64(v) {
-                Some(n) => self.add_int(n, lim),
-                None => {
-                    let (w, b) = self.ints().unwrap();
-                    let n = b.len() / w;
-                    let maxlen = if n == 0 { 0 } else { digits(read_int(b, w, 0)).max(digits(read_int(b, w, n - 1))) };
-                    if n < lim.listpack_entries && v.len() <= lim.listpack_value && maxlen <= lim.listpack_value {
-                        self.to_listpack();
-                        let Repr::Packed(p) = &mut self.0 else { unreachable!() };
-                        p.push_back(v);
-                        p.shrink_to_fit();
-                    } else {
-                        self.to_table(n + 1);
-                        let Repr::Table(t) = &mut self.0 else { unreachable!() };
-                        t.push_new(v);
-                    }
-                    true
-                }
-            },
+        if let Some(t) = self.table_mut() {
+            return t.insert(v);
         }
+        if let Some(p) = self.packed_mut() {
+            if p.find(v, 1).is_some() {
+                return false;
+            }
+            if p.len() < lim.listpack_entries && v.len() <= lim.listpack_value {
+                p.push_back(v);
+            } else {
+                self.convert_to_table(self.len() + 1);
+                self.table_mut().expect("converted").push_new(v);
+            }
+            return true;
+        }
+        if let Some(n) = crate::util::parse_canonical_i64(v) {
+            return self.add_int(n, lim);
+        }
+        let (w, b) = self.ints().expect("an intset");
+        let n = b.len() / w;
+        let maxlen = if n == 0 { 0 } else { digits(read_int(b, w, 0)).max(digits(read_int(b, w, n - 1))) };
+        if n < lim.listpack_entries && v.len() <= lim.listpack_value && maxlen <= lim.listpack_value {
+            self.convert_to_listpack();
+            let p = self.packed_mut().expect("converted");
+            p.push_back(v);
+            p.shrink_to_fit();
+        } else {
+            self.convert_to_table(n + 1);
+            self.table_mut().expect("converted").push_new(v);
+        }
+        true
     }
 
     /// Adds an integer member (an intset stays one when it can).
@@ -447,7 +524,7 @@ impl Set {
         };
         let n = b.len() / w;
         let need = int_width(v);
-        let repr = if need > w {
+        let new = if need > w {
             // A wider value lies beyond every current member: first or last.
             build_ints(need, (n + 1) * need, |out| {
                 let shift = usize::from(v < 0);
@@ -464,9 +541,9 @@ impl Set {
                 out[(pos + 1) * w..].copy_from_slice(&b[pos * w..]);
             })
         };
-        self.0 = repr;
+        *self = new;
         if n + 1 > lim.intset_max() {
-            self.to_table(n + 1);
+            self.convert_to_table(n + 1);
         }
         true
     }
@@ -480,30 +557,32 @@ impl Set {
     }
 
     pub fn remove(&mut self, v: &[u8]) -> bool {
-        match &mut self.0 {
-            Repr::Table(t) => t.remove(v),
-            Repr::Packed(p) => match p.find(v, 1) {
+        if let Some(t) = self.table_mut() {
+            return t.remove(v);
+        }
+        if let Some(p) = self.packed_mut() {
+            return match p.find(v, 1) {
                 Some(off) => {
                     p.remove_at(off);
                     true
                 }
                 None => false,
-            },
-            _ => match crate::util::parse_canonical_i64(v) {
-                Some(n) => self.remove_int(n),
-                None => false,
-            },
+            };
+        }
+        match crate::util::parse_canonical_i64(v) {
+            Some(n) => self.remove_int(n),
+            None => false,
         }
     }
 
     fn remove_int(&mut self, v: i64) -> bool {
-        let (w, b) = self.ints().unwrap();
+        let (w, b) = self.ints().expect("an intset");
         if int_width(v) > w {
             return false;
         }
         let Ok(pos) = search_ints(b, w, v) else { return false };
         let n = b.len() / w;
-        self.0 = build_ints(w, (n - 1) * w, |out| {
+        *self = build_ints(w, (n - 1) * w, |out| {
             out[..pos * w].copy_from_slice(&b[..pos * w]);
             out[pos * w..].copy_from_slice(&b[(pos + 1) * w..]);
         });
@@ -518,8 +597,8 @@ impl Set {
     }
 
     /// Converts to a hashtable presized for `cap` members.
-    pub fn to_table(&mut self, cap: usize) {
-        if matches!(self.0, Repr::Table(_)) {
+    pub fn convert_to_table(&mut self, cap: usize) {
+        if matches!(self.rep(), Rep::Table(_)) {
             return;
         }
         let mut t = Table::with_capacity(cap.max(self.len()));
@@ -527,16 +606,16 @@ impl Set {
         for m in self.iter() {
             t.push_new(m.bytes(&mut buf));
         }
-        self.0 = Repr::Table(Box::new(t));
+        *self = Set::from_big(Big::Table(t));
     }
 
-    fn to_listpack(&mut self) {
+    fn convert_to_listpack(&mut self) {
         let mut p = Packed::new();
         let mut buf = itoa::Buffer::new();
         for m in self.iter() {
             p.push_back(m.bytes(&mut buf));
         }
-        self.0 = Repr::Packed(p);
+        *self = Set::from_big(Big::Packed(p));
     }
 
     /// Turns a set whose members are all integers into an intset when it may be one
@@ -555,7 +634,7 @@ impl Set {
         vals.sort_unstable();
         vals.dedup();
         let w = vals.iter().map(|&v| int_width(v)).max().unwrap_or(2);
-        self.0 = build_ints(w, vals.len() * w, |out| {
+        *self = build_ints(w, vals.len() * w, |out| {
             for (i, &v) in vals.iter().enumerate() {
                 write_int(out, w, i, v);
             }
@@ -563,20 +642,17 @@ impl Set {
     }
 
     pub fn shrink_to_fit(&mut self) {
-        if let Repr::Packed(p) = &mut self.0 {
+        if let Some(p) = self.packed_mut() {
             p.shrink_to_fit();
         }
     }
 
     /// The member at position `i` (`i < len`) in iteration order.
     pub fn nth(&self, i: usize) -> Item<'_> {
-        match &self.0 {
-            Repr::Packed(p) => p.get(p.offset_of(i as i64).expect("in range")).0,
-            Repr::Table(t) => Item::Str(t.members[i].as_slice()),
-            _ => {
-                let (w, b) = self.ints().unwrap();
-                Item::Int(read_int(b, w, i))
-            }
+        match self.rep() {
+            Rep::Packed(p) => p.get(p.offset_of(i as i64).expect("in range")).0,
+            Rep::Table(t) => Item::Str(t.members[i].as_slice()),
+            Rep::Ints(w, b) => Item::Int(read_int(b, w, i)),
         }
     }
 
@@ -588,26 +664,24 @@ impl Set {
     /// Removes and returns a uniformly random member of a non-empty set.
     pub fn pop_random(&mut self, rng: &mut impl Rng) -> Vec<u8> {
         let i = rng.gen_range(0..self.len());
-        match &mut self.0 {
-            Repr::Table(t) => t.remove_at(i).as_slice().to_vec(),
-            Repr::Packed(p) => {
-                let off = p.offset_of(i as i64).expect("in range");
-                let v = p.get(off).0.to_vec();
-                p.remove_at(off);
-                v
-            }
-            _ => {
-                let v = self.nth(i).as_int().unwrap();
-                self.remove_int(v);
-                itoa::Buffer::new().format(v).as_bytes().to_vec()
-            }
+        if let Some(t) = self.table_mut() {
+            return t.remove_at(i).as_slice().to_vec();
         }
+        if let Some(p) = self.packed_mut() {
+            let off = p.offset_of(i as i64).expect("in range");
+            let v = p.get(off).0.to_vec();
+            p.remove_at(off);
+            return v;
+        }
+        let v = self.nth(i).as_int().expect("an intset");
+        self.remove_int(v);
+        itoa::Buffer::new().format(v).as_bytes().to_vec()
     }
 
-    /// Removes the members at the given ascending positions of a listpack, returning
-    /// them in order (one walk, as Redis's batch delete).
+    /// Removes the members at the given ascending positions, returning them in order
+    /// (for a listpack in one walk, as Redis's batch delete).
     pub fn remove_positions(&mut self, positions: &[usize]) -> Vec<Vec<u8>> {
-        let Repr::Packed(p) = &mut self.0 else {
+        let Some(p) = self.packed_mut() else {
             let items: Vec<Vec<u8>> = positions.iter().map(|&i| self.nth(i).to_vec()).collect();
             for it in &items {
                 self.remove(it);
@@ -630,12 +704,13 @@ impl Set {
         out
     }
 
-    /// One SSCAN step over a hashtable from `cursor`, calling `f` for visited members;
-    /// returns the next cursor (0 when done). The cursor is the number of positions
-    /// still to visit, walked from the top down: see [`Table`] for why that never skips
-    /// a member present for the whole scan. Compact encodings are returned whole.
+    /// One SSCAN step over a hashtable from `cursor`, calling `f` for visited members
+    /// (it says whether the member counted towards `count`); returns the next cursor, 0
+    /// when done. The cursor is the number of positions still to visit, walked from the
+    /// top down: see [`Table`] for why that never skips a member present for the whole
+    /// scan. Compact encodings are returned whole, as Redis does.
     pub fn scan(&self, cursor: u64, count: usize, mut f: impl FnMut(Item) -> bool) -> u64 {
-        let Repr::Table(t) = &self.0 else {
+        let Rep::Table(t) = self.rep() else {
             for m in self.iter() {
                 f(m);
             }
@@ -664,7 +739,9 @@ mod tests {
 
     #[test]
     fn layout_is_compact() {
-        assert!(std::mem::size_of::<Set>() <= 40, "{}", std::mem::size_of::<Set>());
+        assert_eq!(std::mem::size_of::<Set>(), 23);
+        assert_eq!(std::mem::align_of::<Set>(), 1);
+        assert_eq!(std::mem::size_of::<crate::keyspace::Value>(), 24);
     }
 
     #[test]
@@ -683,7 +760,7 @@ mod tests {
         for i in 0..100 {
             s.add_int(i * 3, &LIM);
         }
-        assert!(matches!(s.0, Repr::Ints { .. }));
+        assert!(s.big().is_some() && s.is_intset());
         assert!(s.contains(b"297"));
     }
 
