@@ -87,8 +87,20 @@ pub fn scard(ctx: &mut Ctx) -> CmdResult {
     Ok(())
 }
 
+/// SMEMBERS is SINTER of one key (a set reply, `~` in RESP3), served without a copy.
 pub fn smembers(ctx: &mut Ctx) -> CmdResult {
-    inter(ctx, 1, ctx.args.len(), None, Mode::Reply)
+    let (set, out) = ctx.read_out::<Set>(ctx.args[1])?;
+    let mut buf = itoa::Buffer::new();
+    match set {
+        None => out.set(0),
+        Some(s) => {
+            out.set(s.len());
+            for m in s.iter() {
+                out.bulk(m.bytes(&mut buf));
+            }
+        }
+    }
+    Ok(())
 }
 
 pub fn sinter(ctx: &mut Ctx) -> CmdResult {
