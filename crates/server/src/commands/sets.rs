@@ -411,8 +411,10 @@ fn spop_count(ctx: &mut Ctx) -> CmdResult {
     }
     let size = set.len();
     if count >= size {
-        // The whole set goes: reply it, and the effect is a DEL.
+        // The whole set goes: reply it, and the effect is a DEL. (Redis reads it back
+        // through SUNION's code, which counts a keyspace hit.)
         let set = set.clone();
+        ctx.srv.stats.keyspace(true);
         reply_members(ctx, &set);
         ctx.remove(key);
         // Not a hot path: read the option rather than widen `Settings`.
