@@ -351,7 +351,23 @@ pub static COMMANDS: &[CommandDef] = &[
     // end of lists
     //
     // sets (commands/sets.rs)
-    //
+    cmd("sadd", "set", -3, WRITE | DENYOOM | FAST, K1, sets::sadd).acl(&["@set"]).specs(&[ks(1, 0, 1, "RW insert")]).doc("1.0.0", "O(1) for each element added, so O(N) to add N elements when the command is called with multiple arguments.", "Adds one or more members to a set. Creates the key if it doesn't exist."),
+    cmd("srem", "set", -3, WRITE | FAST, K1, sets::srem).acl(&["@set"]).specs(&[ks(1, 0, 1, "RW delete")]).doc("1.0.0", "O(N) where N is the number of members to be removed.", "Removes one or more members from a set. Deletes the set if the last member was removed."),
+    cmd("smembers", "set", 2, READONLY, K1, sets::smembers).acl(&["@set"]).specs(&[ks(1, 0, 1, "RO access")]).tips(&["nondeterministic_output_order"]).doc("1.0.0", "O(N) where N is the set cardinality.", "Returns all members of a set."),
+    cmd("sismember", "set", 3, READONLY | FAST, K1, sets::sismember).acl(&["@set"]).specs(&[ks(1, 0, 1, "RO")]).doc("1.0.0", "O(1)", "Determines whether a member belongs to a set."),
+    cmd("smismember", "set", -3, READONLY | FAST, K1, sets::smismember).acl(&["@set"]).specs(&[ks(1, 0, 1, "RO access")]).doc("6.2.0", "O(N) where N is the number of elements being checked for membership", "Determines whether multiple members belong to a set."),
+    cmd("scard", "set", 2, READONLY | FAST, K1, sets::scard).acl(&["@set"]).specs(&[ks(1, 0, 1, "RO")]).doc("1.0.0", "O(1)", "Returns the number of members in a set."),
+    cmd("spop", "set", -2, WRITE | FAST, K1, sets::spop).acl(&["@set"]).specs(&[ks(1, 0, 1, "RW access delete")]).tips(&["nondeterministic_output"]).doc("1.0.0", "Without the count argument O(1), otherwise O(N) where N is the value of the passed count.", "Returns one or more random members from a set after removing them. Deletes the set if the last member was popped."),
+    cmd("srandmember", "set", -2, READONLY, K1, sets::srandmember).acl(&["@set"]).specs(&[ks(1, 0, 1, "RO access")]).tips(&["nondeterministic_output"]).doc("1.0.0", "Without the count argument O(1), otherwise O(N) where N is the absolute value of the passed count.", "Get one or multiple random members from a set"),
+    cmd("smove", "set", 4, WRITE | FAST, K12, sets::smove).acl(&["@set"]).specs(&[ks(1, 0, 1, "RW access delete"), ks(2, 0, 1, "RW insert")]).doc("1.0.0", "O(1)", "Moves a member from one set to another."),
+    cmd("sinter", "set", -2, READONLY, KALL, sets::sinter).acl(&["@set"]).specs(&[ks(1, -1, 1, "RO access")]).tips(&["nondeterministic_output_order"]).doc("1.0.0", "O(N*M) worst case where N is the cardinality of the smallest set and M is the number of sets.", "Returns the intersect of multiple sets."),
+    cmd("sintercard", "set", -3, READONLY | MOVABLE_KEYS, NK, sets::sintercard).lock(Lock::Custom(sets::sintercard_slots)).acl(&["@set"]).doc("7.0.0", "O(N*M) worst case where N is the cardinality of the smallest set and M is the number of sets.", "Returns the number of members of the intersect of multiple sets."),
+    cmd("sinterstore", "set", -3, WRITE | DENYOOM, KALL, sets::sinterstore).acl(&["@set"]).specs(&[ks(1, 0, 1, "RW update"), ks(2, -1, 1, "RO access")]).doc("1.0.0", "O(N*M) worst case where N is the cardinality of the smallest set and M is the number of sets.", "Stores the intersect of multiple sets in a key."),
+    cmd("sunion", "set", -2, READONLY, KALL, sets::sunion).acl(&["@set"]).specs(&[ks(1, -1, 1, "RO access")]).tips(&["nondeterministic_output_order"]).doc("1.0.0", "O(N) where N is the total number of elements in all given sets.", "Returns the union of multiple sets."),
+    cmd("sunionstore", "set", -3, WRITE | DENYOOM, KALL, sets::sunionstore).acl(&["@set"]).specs(&[ks(1, 0, 1, "OW update"), ks(2, -1, 1, "RO access")]).doc("1.0.0", "O(N) where N is the total number of elements in all given sets.", "Stores the union of multiple sets in a key."),
+    cmd("sdiff", "set", -2, READONLY, KALL, sets::sdiff).acl(&["@set"]).specs(&[ks(1, -1, 1, "RO access")]).tips(&["nondeterministic_output_order"]).doc("1.0.0", "O(N) where N is the total number of elements in all given sets.", "Returns the difference of multiple sets."),
+    cmd("sdiffstore", "set", -3, WRITE | DENYOOM, KALL, sets::sdiffstore).acl(&["@set"]).specs(&[ks(1, 0, 1, "OW update"), ks(2, -1, 1, "RO access")]).doc("1.0.0", "O(N) where N is the total number of elements in all given sets.", "Stores the difference of multiple sets in a key."),
+    cmd("sscan", "set", -3, READONLY, K1, sets::sscan).acl(&["@set"]).specs(&[ks(1, 0, 1, "RO access")]).tips(&["nondeterministic_output"]).doc("2.8.0", "O(1) for every call. O(N) for a complete iteration, including enough command calls for the cursor to return back to 0. N is the number of elements inside the collection.", "Iterates over members of a set."),
     // end of sets
     //
     // sorted_sets (commands/sorted_sets.rs)

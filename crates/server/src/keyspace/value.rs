@@ -19,7 +19,8 @@ pub enum Value {
     Str(Blob),
     Hash(Box<Hash>),
     List(Box<List>),
-    Set(Box<Set>),
+    /// Unboxed: `Set` is 23 bytes with alignment 1 and keeps small intsets in place.
+    Set(Set),
     ZSet(Box<ZSet>),
 }
 
@@ -62,7 +63,7 @@ impl Value {
             Value::Str(b) => b.heap_size(),
             Value::Hash(h) => std::mem::size_of::<Hash>() + h.heap_size(),
             Value::List(l) => std::mem::size_of::<List>() + l.heap_size(),
-            Value::Set(s) => std::mem::size_of::<Set>() + s.heap_size(),
+            Value::Set(s) => s.heap_size(),
             Value::ZSet(z) => std::mem::size_of::<ZSet>() + z.heap_size(),
         }
     }
@@ -137,7 +138,27 @@ macro_rules! typed {
 
 typed!(Hash, Hash);
 typed!(List, List);
-typed!(Set, Set);
+
+impl Typed for Set {
+    fn of(v: &Value) -> Option<&Self> {
+        match v {
+            Value::Set(x) => Some(x),
+            _ => None,
+        }
+    }
+    fn of_mut(v: &mut Value) -> Option<&mut Self> {
+        match v {
+            Value::Set(x) => Some(x),
+            _ => None,
+        }
+    }
+    fn into_value(self) -> Value {
+        Value::Set(self)
+    }
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
 typed!(ZSet, ZSet);
 
 impl Typed for Blob {
