@@ -132,7 +132,7 @@ fn zadd_generic(ctx: &mut Ctx, mut flags: u8) -> CmdResult {
         idx += 1;
     }
     let elements = ctx.args.len() - idx;
-    if elements % 2 != 0 || elements == 0 {
+    if !elements.is_multiple_of(2) || elements == 0 {
         return Err(err::SYNTAX.into());
     }
     let elements = elements / 2;
@@ -750,7 +750,7 @@ pub fn zrandmember(ctx: &mut Ctx) -> CmdResult {
         if args.len() > 4 || (withscores && !ctx.is(3, "withscores")) {
             return Err(err::SYNTAX.into());
         }
-        if withscores && (l < -(i64::MAX / 2) || l > i64::MAX / 2) {
+        if withscores && !(-(i64::MAX / 2)..=i64::MAX / 2).contains(&l) {
             return Err("ERR value is out of range".into());
         }
         let (z, out) = ctx.read_out::<ZSet>(args[1])?;

@@ -571,7 +571,10 @@ impl Small {
     }
 
     fn insert(&mut self, member: &[u8], score: f64) {
-        let at = self.iter().find(|(_, m, s, _)| cmp_key(*s, m, score, member) == Ordering::Greater).map_or(self.0.len().max(2), |(a, _, _, _)| a);
+        let at = self
+            .iter()
+            .find(|(_, m, s, _)| cmp_key(*s, m, score, member) == Ordering::Greater)
+            .map_or(self.0.len().max(2), |(a, _, _, _)| a);
         let mut enc = Vec::with_capacity(member.len() + 10);
         encode_pair(member, score, &mut enc);
         self.splice(at, at, &enc, 1);
@@ -851,7 +854,7 @@ mod tests {
                 x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
                 let m = format!("m{}", (x >> 33) % 200).into_bytes();
                 let s = ((x >> 20) % 50) as i64 - 25;
-                if (x >> 45) % 3 == 0 {
+                if (x >> 45).is_multiple_of(3) {
                     let had = score_of.remove(&m);
                     if let Some(old) = had {
                         model.remove(&(old, m.clone()));
@@ -898,8 +901,27 @@ mod small_scores {
     #[test]
     fn scores_round_trip_exactly() {
         let vals = [
-            0.0, 1.0, -1.0, 191.0, 192.0, -129.0, 1.5, 0.1, -0.3, 0.30000000000000004, 1e-7, 123456.789, 1e20, -1e300, 3.141592653589793,
-            f64::INFINITY, f64::NEG_INFINITY, 9.0e18, -9.3e18, 2.5e-300, 12.000001,
+            0.0,
+            1.0,
+            -1.0,
+            191.0,
+            192.0,
+            -129.0,
+            1.5,
+            0.1,
+            -0.3,
+            0.30000000000000004,
+            1e-7,
+            123456.789,
+            1e20,
+            -1e300,
+            std::f64::consts::PI,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            9.0e18,
+            -9.3e18,
+            2.5e-300,
+            12.000001,
         ];
         let mut z = ZSet::new();
         let lim = Limits { entries: 128, value: 64 };
