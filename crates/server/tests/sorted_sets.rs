@@ -313,6 +313,11 @@ fn set_operations() {
     assert_eq!(q(&mut c, "EXISTS out"), ":0");
     c.cmd("ZADD inf +inf x");
     assert_eq!(q(&mut c, "ZUNION 1 inf WEIGHTS 0 WITHSCORES"), "*2 $1 x $1 0", "inf * 0 counts as 0");
+    // inf * 0 from a later input is NaN, which MIN/MAX ignore and SUM turns into 0.
+    c.cmd("ZADD ia 2.5 m");
+    c.cmd("ZADD ib +inf m");
+    assert_eq!(q(&mut c, "ZINTER 2 ia ib WEIGHTS 1 0 AGGREGATE MIN WITHSCORES"), "*2 $1 m $3 2.5");
+    assert_eq!(q(&mut c, "ZINTER 2 ia ib WEIGHTS 1 0 WITHSCORES"), "*2 $1 m $1 0");
     let st = stream(&mut c);
     assert!(st.contains("*8 $11 ZUNIONSTORE $3 out $1 2 $2 u1 $2 u2 $7 WEIGHTS $1 2 $1 3 "), "{st}");
 }

@@ -16,7 +16,8 @@ use crate::keyspace::{Keyspace, Slot, Value};
 const MINMAX_FLOAT: &str = "ERR min or max is not a float";
 const MINMAX_LEX: &str = "ERR min or max not valid string range item";
 
-fn limits(ctx: &Ctx) -> Limits {
+/// The listpack thresholds of this client's settings (geo stores use them too).
+pub fn limits(ctx: &Ctx) -> Limits {
     let s = &ctx.client.settings;
     Limits { entries: s.zset_max_listpack_entries, value: s.zset_max_listpack_value }
 }
@@ -33,14 +34,14 @@ fn strtod(a: &[u8]) -> Option<f64> {
 }
 
 /// One end of a score range: `(` makes it exclusive.
-fn score_bound(a: &[u8]) -> Option<(f64, bool)> {
+pub fn score_bound(a: &[u8]) -> Option<(f64, bool)> {
     match a.first() {
         Some(b'(') => strtod(&a[1..]).map(|v| (v, true)),
         _ => strtod(a).map(|v| (v, false)),
     }
 }
 
-fn lex_bound(a: &[u8]) -> Option<Lex<'_>> {
+pub fn lex_bound(a: &[u8]) -> Option<Lex<'_>> {
     match a.first() {
         Some(b'+') if a.len() == 1 => Some(Lex::PosInf),
         Some(b'-') if a.len() == 1 => Some(Lex::NegInf),
@@ -51,7 +52,7 @@ fn lex_bound(a: &[u8]) -> Option<Lex<'_>> {
 }
 
 /// Replies members, with scores as RESP2 flat pairs or RESP3 [member, score] arrays.
-fn reply_elems(out: &mut ReplyBuf, items: &[(Vec<u8>, f64)], withscores: bool) {
+pub fn reply_elems(out: &mut ReplyBuf, items: &[(Vec<u8>, f64)], withscores: bool) {
     if withscores && !out.resp3 {
         out.array(items.len() * 2);
     } else {
@@ -94,11 +95,12 @@ pub fn numkeys_slots(args: &[&[u8]], db: usize, _ndbs: usize) -> Result<Vec<Slot
 
 // ---- ZADD / ZINCRBY ----
 
-const NX: u8 = 1;
-const XX: u8 = 2;
-const GT: u8 = 4;
-const LT: u8 = 8;
-const INCR: u8 = 16;
+/// ZADD flags, for [`zadd_one`] (GEOADD shares ZADD's NX/XX semantics).
+pub const NX: u8 = 1;
+pub const XX: u8 = 2;
+pub const GT: u8 = 4;
+pub const LT: u8 = 8;
+pub const INCR: u8 = 16;
 
 pub fn zadd(ctx: &mut Ctx) -> CmdResult {
     zadd_generic(ctx, 0)
@@ -211,7 +213,8 @@ fn reply_zadd(ctx: &mut Ctx, flags: u8, ch: bool, added: i64, updated: i64, proc
     }
 }
 
-enum Outcome {
+/// What [`zadd_one`] did; the score is the member's score afterwards.
+pub enum Outcome {
     Nop,
     Added(f64),
     Updated(f64),
@@ -219,7 +222,7 @@ enum Outcome {
 }
 
 /// One member of ZADD with Redis's flag semantics; `None` when the result is NaN.
-fn zadd_one(z: &mut ZSet, member: &[u8], score: f64, flags: u8, lim: Limits) -> Option<Outcome> {
+pub fn zadd_one(z: &mut ZSet, member: &[u8], score: f64, flags: u8, lim: Limits) -> Option<Outcome> {
     match z.score(member) {
         Some(cur) => {
             if flags & NX != 0 {
@@ -445,7 +448,7 @@ fn zrange_generic(ctx: &mut Ctx, start: usize, store: bool, mut rtype: RangeType
 
 /// Stores a computed result at `dst` (deleting it when empty) and propagates the
 /// command when the keyspace changed.
-fn store_result(ctx: &mut Ctx, dst: &[u8], items: Vec<(Vec<u8>, f64)>) {
+pub fn store_result(ctx: &mut Ctx, dst: &[u8], items: Vec<(Vec<u8>, f64)>) {
     if items.is_empty() {
         if ctx.remove(dst).is_some() {
             ctx.propagate_as_is();
@@ -918,7 +921,9 @@ fn zsetop(ctx: &mut Ctx, at: usize, dst: Option<&[u8]>, op: SetOp, card_only: bo
                     let mut score = weighted(*s, weights[first]);
                     for (k, &i) in order[1..].iter().enumerate() {
                         match maps[k].get(m.as_slice()) {
-                            Some(&v) => aggregate(agg, &mut score, weighted(v, weights[i])),
+                            // Unlike the first input, a NaN here is left to the
+                            // aggregate (SUM makes it 0, MIN/MAX ignore it), as in Redis.
+                            Some(&v) => aggregate(agg, &mut score, v * weights[i]),
                             None => continue 'outer,
                         }
                     }
