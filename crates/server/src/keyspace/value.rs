@@ -20,7 +20,9 @@ pub enum Value {
     Hash(Box<Hash>),
     List(Box<List>),
     Set(Box<Set>),
-    ZSet(Box<ZSet>),
+    /// Unboxed: a ZSet is one 16-byte pointer pair, so a small sorted set costs no
+    /// allocation beyond its packed buffer (the zset memory target needs that).
+    ZSet(ZSet),
 }
 
 impl Value {
@@ -63,7 +65,7 @@ impl Value {
             Value::Hash(h) => std::mem::size_of::<Hash>() + h.heap_size(),
             Value::List(l) => std::mem::size_of::<List>() + l.heap_size(),
             Value::Set(s) => std::mem::size_of::<Set>() + s.heap_size(),
-            Value::ZSet(z) => std::mem::size_of::<ZSet>() + z.heap_size(),
+            Value::ZSet(z) => z.heap_size(),
         }
     }
 
@@ -138,7 +140,27 @@ macro_rules! typed {
 typed!(Hash, Hash);
 typed!(List, List);
 typed!(Set, Set);
-typed!(ZSet, ZSet);
+
+impl Typed for ZSet {
+    fn of(v: &Value) -> Option<&Self> {
+        match v {
+            Value::ZSet(z) => Some(z),
+            _ => None,
+        }
+    }
+    fn of_mut(v: &mut Value) -> Option<&mut Self> {
+        match v {
+            Value::ZSet(z) => Some(z),
+            _ => None,
+        }
+    }
+    fn into_value(self) -> Value {
+        Value::ZSet(self)
+    }
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
 
 impl Typed for Blob {
     fn of(v: &Value) -> Option<&Self> {

@@ -934,3 +934,12 @@ mod small_scores {
         }
     }
 }
+
+#[cfg(test)]
+mod layout {
+    #[test]
+    fn zset_fits_in_value_unboxed() {
+        assert_eq!(std::mem::size_of::<super::ZSet>(), 16);
+        assert_eq!(std::mem::size_of::<crate::keyspace::Value>(), 24);
+    }
+}
