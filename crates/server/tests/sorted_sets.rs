@@ -360,3 +360,35 @@ fn random_members_and_scan() {
     }
     assert_eq!(seen.len(), 500);
 }
+
+#[test]
+fn small_sorted_sets_stay_under_redis_memory() {
+    // redis-server 7.2.6 uses about 236 bytes of used_memory per key for this shape
+    // (100,000 keys: 23.6 MB); ours must not use more (about 213 when written).
+    let s = Server::start();
+    let mut c = s.raw();
+    let used = |c: &mut Raw| -> i64 {
+        let info = c.cmd("INFO memory");
+        info.lines().find_map(|l| l.strip_prefix("used_memory:")).unwrap().trim().parse().unwrap()
+    };
+    let before = used(&mut c);
+    let n = 100_000;
+    for chunk in 0..n / 1000 {
+        for i in chunk * 1000..(chunk + 1) * 1000 {
+            let mut args: Vec<Vec<u8>> = vec![b"ZADD".to_vec(), format!("zset:{i}").into_bytes()];
+            for j in 0..10 {
+                let score = if j % 2 == 1 { format!("{}", j as f64 * 1.5) } else { j.to_string() };
+                args.push(score.into_bytes());
+                args.push(format!("member:{j}").into_bytes());
+            }
+            let refs: Vec<&[u8]> = args.iter().map(|a| a.as_slice()).collect();
+            c.send(&refs);
+        }
+        for _ in 0..1000 {
+            assert_eq!(c.read(), ":10\r\n");
+        }
+    }
+    assert_eq!(q(&mut c, "OBJECT ENCODING zset:7"), "$8 listpack");
+    let per_key = (used(&mut c) - before) / n as i64;
+    assert!(per_key <= 236, "{per_key} bytes per sorted set");
+}
