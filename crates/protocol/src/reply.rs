@@ -136,9 +136,10 @@ impl ReplyBuf {
     }
 }
 
-/// Formats a double the way Redis 7.2 replies with one: the shortest text that reads
-/// back to the same value, `inf`/`-inf`, `nan`, integers without a fraction part, and an
-/// exponent form (`1e+20`) for very large or small magnitudes.
+/// Formats a double the way Redis 7.2 replies with one (`d2string`): integral values
+/// within ±2^62 as integers, otherwise the shortest digits that read back to the same
+/// value laid out as Redis's fpconv does: positional for moderate exponents, else
+/// `1.5e-7` / `1e+20` (exponent without zero padding); `inf`, `-inf`, `nan`, `-0`.
 pub fn format_double(d: f64) -> String {
     if d.is_nan() {
         return "nan".into();
@@ -149,34 +150,46 @@ pub fn format_double(d: f64) -> String {
     if d == 0.0 {
         return if d.is_sign_negative() { "-0".into() } else { "0".into() };
     }
-    let mut b = ryu::Buffer::new();
-    let s = b.format_finite(d);
-    // ryu prints e.g. "1e20", "1.5e-7", "123.0"; Redis (%.17g style) prints "1e+20",
-    // "1.5e-07", "123".
-    if let Some(epos) = s.find('e') {
-        let (mant, exp) = s.split_at(epos);
-        let exp: i32 = exp[1..].parse().unwrap_or(0);
-        if (-5..17).contains(&exp) {
-            return plain_decimal(d);
-        }
-        let mant = mant.strip_suffix(".0").unwrap_or(mant);
-        let sign = if exp < 0 { '-' } else { '+' };
-        return format!("{mant}e{sign}{:02}", exp.abs());
+    let half = (i64::MAX / 2) as f64;
+    if d >= -half && d <= half && d.fract() == 0.0 {
+        return (d as i64).to_string();
     }
-    let s = s.strip_suffix(".0").unwrap_or(s);
-    s.to_string()
-}
-
-fn plain_decimal(d: f64) -> String {
-    // Shortest round-trip in positional notation.
-    for prec in 0..=17 {
-        let s = format!("{d:.prec$}");
-        if s.parse::<f64>().ok() == Some(d) {
-            let s = if s.contains('.') { s.trim_end_matches('0').trim_end_matches('.').to_string() } else { s };
-            return s;
-        }
+    let sci = format!("{:e}", d.abs());
+    let (mant, exp) = sci.split_once('e').unwrap_or((&sci, "0"));
+    let e: i32 = exp.parse().unwrap_or(0);
+    let digits: String = mant.chars().filter(|c| *c != '.').collect();
+    let nd = digits.len() as i32;
+    let k = e - (nd - 1);
+    let expabs = (k + nd - 1).abs();
+    let mut out = String::with_capacity(24);
+    if d < 0.0 {
+        out.push('-');
     }
-    format!("{d}")
+    if k >= 0 && expabs < nd + 7 {
+        out.push_str(&digits);
+        out.extend(std::iter::repeat_n('0', k as usize));
+    } else if k < 0 && (k > -7 || expabs < 4) {
+        let offset = nd + k;
+        if offset <= 0 {
+            out.push_str("0.");
+            out.extend(std::iter::repeat_n('0', (-offset) as usize));
+            out.push_str(&digits);
+        } else {
+            out.push_str(&digits[..offset as usize]);
+            out.push('.');
+            out.push_str(&digits[offset as usize..]);
+        }
+    } else {
+        out.push_str(&digits[..1]);
+        if nd > 1 {
+            out.push('.');
+            out.push_str(&digits[1..]);
+        }
+        out.push('e');
+        out.push(if k + nd - 1 < 0 { '-' } else { '+' });
+        out.push_str(&expabs.to_string());
+    }
+    out
 }
 
 #[cfg(test)]
@@ -191,6 +204,11 @@ mod tests {
         assert_eq!(format_double(1e20), "1e+20");
         assert_eq!(format_double(f64::INFINITY), "inf");
         assert_eq!(format_double(-2.5e-10), "-2.5e-10");
+        assert_eq!(format_double(1e-7), "1e-7");
+        assert_eq!(format_double(0.000123), "0.000123");
+        assert_eq!(format_double(1.5e300), "1.5e+300");
+        assert_eq!(format_double(12345.678), "12345.678");
+        assert_eq!(format_double(-0.0), "-0");
     }
 
     #[test]

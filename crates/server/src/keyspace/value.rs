@@ -21,7 +21,9 @@ pub enum Value {
     List(Box<List>),
     /// Unboxed: `Set` is 23 bytes with alignment 1 and keeps small intsets in place.
     Set(Set),
-    ZSet(Box<ZSet>),
+    /// Unboxed: a ZSet is one 16-byte pointer pair, so a small sorted set costs no
+    /// allocation beyond its packed buffer (the zset memory target needs that).
+    ZSet(ZSet),
 }
 
 impl Value {
@@ -64,7 +66,7 @@ impl Value {
             Value::Hash(h) => std::mem::size_of::<Hash>() + h.heap_size(),
             Value::List(l) => std::mem::size_of::<List>() + l.heap_size(),
             Value::Set(s) => s.heap_size(),
-            Value::ZSet(z) => std::mem::size_of::<ZSet>() + z.heap_size(),
+            Value::ZSet(z) => z.heap_size(),
         }
     }
 
@@ -112,7 +114,7 @@ pub trait Typed: Sized {
 }
 
 macro_rules! typed {
-    ($t:ty, $variant:ident) => {
+    ($t:ty, $variant:ident, $wrap:expr) => {
         impl Typed for $t {
             fn of(v: &Value) -> Option<&Self> {
                 match v {
@@ -127,7 +129,7 @@ macro_rules! typed {
                 }
             }
             fn into_value(self) -> Value {
-                Value::$variant(Box::new(self))
+                Value::$variant($wrap(self))
             }
             fn is_empty(&self) -> bool {
                 self.len() == 0
@@ -136,30 +138,10 @@ macro_rules! typed {
     };
 }
 
-typed!(Hash, Hash);
-typed!(List, List);
-
-impl Typed for Set {
-    fn of(v: &Value) -> Option<&Self> {
-        match v {
-            Value::Set(x) => Some(x),
-            _ => None,
-        }
-    }
-    fn of_mut(v: &mut Value) -> Option<&mut Self> {
-        match v {
-            Value::Set(x) => Some(x),
-            _ => None,
-        }
-    }
-    fn into_value(self) -> Value {
-        Value::Set(self)
-    }
-    fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-}
-typed!(ZSet, ZSet);
+typed!(Hash, Hash, Box::new);
+typed!(List, List, Box::new);
+typed!(Set, Set, std::convert::identity);
+typed!(ZSet, ZSet, std::convert::identity);
 
 impl Typed for Blob {
     fn of(v: &Value) -> Option<&Self> {
