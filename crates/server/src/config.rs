@@ -533,6 +533,9 @@ pub struct Settings {
     pub pubsub_obuf_limit: (usize, usize, u64),
     /// `notify-keyspace-events` as flags (`crate::notify`).
     pub notify_flags: u32,
+    pub maxmemory: u64,
+    pub maxmemory_policy: String,
+    pub maxmemory_samples: usize,
 }
 
 pub struct Config {
@@ -746,6 +749,9 @@ fn build_settings(v: &[String]) -> Settings {
         hll_sparse_max_bytes: num("hll-sparse-max-bytes") as usize,
         pubsub_obuf_limit: obuf_class(get("client-output-buffer-limit"), "pubsub"),
         notify_flags: crate::notify::flags_from_str(get("notify-keyspace-events")),
+        maxmemory: get("maxmemory").parse().unwrap_or(0),
+        maxmemory_policy: get("maxmemory-policy").to_string(),
+        maxmemory_samples: num("maxmemory-samples") as usize,
     }
 }
 

@@ -12,6 +12,7 @@ pub mod clock;
 pub mod commands;
 pub mod config;
 pub mod cron;
+pub mod evict;
 pub mod journal;
 pub mod keyspace;
 pub mod log;

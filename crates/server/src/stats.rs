@@ -69,6 +69,7 @@ pub struct Stats {
     pub connections_received: AtomicU64,
     pub rejected_connections: AtomicU64,
     pub expired_keys: AtomicU64,
+    pub evicted_keys: AtomicU64,
     pub expire_cycle_us: AtomicU64,
     pub error_replies: AtomicU64,
     pub errors: Mutex<HashMap<String, u64>>,
@@ -87,6 +88,7 @@ impl Stats {
             connections_received: AtomicU64::new(0),
             rejected_connections: AtomicU64::new(0),
             expired_keys: AtomicU64::new(0),
+            evicted_keys: AtomicU64::new(0),
             expire_cycle_us: AtomicU64::new(0),
             error_replies: AtomicU64::new(0),
             errors: Mutex::new(HashMap::new()),
@@ -146,7 +148,7 @@ impl Stats {
         for c in [&self.commands, &self.keyspace_hits, &self.keyspace_misses, &self.net_input, &self.net_output] {
             c.reset();
         }
-        for a in [&self.connections_received, &self.rejected_connections, &self.expired_keys, &self.error_replies] {
+        for a in [&self.connections_received, &self.rejected_connections, &self.expired_keys, &self.evicted_keys, &self.error_replies] {
             a.store(0, Ordering::Relaxed);
         }
         self.errors.lock().clear();

@@ -381,6 +381,21 @@ pub fn execute(srv: &Server, client: &mut Client, out: &mut ReplyBuf, args: &[&[
         out.error(&e);
         return;
     }
+    if client.settings.maxmemory != 0 && !crate::evict::make_room(srv, &client.settings) {
+        // Over maxmemory: refuse what may grow memory, and anything queued in MULTI.
+        let in_multi = client.multi.is_some() && !matches!(def.name, "exec" | "discard" | "quit" | "reset");
+        let denyoom = def.flags & table::DENYOOM != 0
+            || (def.name == "exec" && client.multi.as_ref().is_some_and(|q| q.iter().any(|c| c.def.flags & table::DENYOOM != 0)));
+        if in_multi || denyoom {
+            srv.stats.rejected(id);
+            srv.stats.error(crate::evict::OOM);
+            out.error(crate::evict::OOM);
+            if client.multi.is_some() && def.name != "exec" {
+                client.multi_error = true;
+            }
+            return;
+        }
+    }
     if client.multi.is_some() && !transactions::runs_in_multi(def) {
         transactions::queue(srv, client, out, def, id, args);
         return;

@@ -112,9 +112,9 @@ pub static OPTIONS: &[Opt] = &[
     // ---- clients ----
     opt("maxclients", Kind::Int(1, UINT_MAX), "10000", 0),
     // ---- memory management ----
-    opt("maxmemory", Kind::UMem, "0", NY),
-    opt("maxmemory-policy", Kind::Enum(MAXMEMORY_POLICIES), "noeviction", NY),
-    opt("maxmemory-samples", Kind::Int(1, INT_MAX), "5", NY),
+    opt("maxmemory", Kind::UMem, "0", 0),
+    opt("maxmemory-policy", Kind::Enum(MAXMEMORY_POLICIES), "noeviction", 0),
+    opt("maxmemory-samples", Kind::Int(1, INT_MAX), "5", 0),
     opt("maxmemory-eviction-tenacity", Kind::Int(0, 100), "10", NY),
     aliased("replica-ignore-maxmemory", "slave-ignore-maxmemory", Kind::Bool, "yes", NY),
     opt("active-expire-effort", Kind::Int(1, 10), "1", NY),

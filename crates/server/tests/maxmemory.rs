@@ -1,0 +1,62 @@
+//! maxmemory against the real server: the OOM refusal under noeviction (including
+//! inside MULTI) and eviction by policy, with evicted_keys counted.
+
+mod common;
+use common::Server;
+
+fn info_field(c: &mut common::Raw, section: &str, field: &str) -> u64 {
+    let info = c.cmd(&format!("INFO {section}"));
+    let line = info.lines().find(|l| l.starts_with(&format!("{field}:"))).unwrap_or_else(|| panic!("no {field}"));
+    line.split(':').nth(1).unwrap().trim().parse().unwrap()
+}
+
+#[test]
+fn noeviction_refuses_writes_that_may_grow_memory() {
+    let s = Server::start();
+    let mut c = s.raw();
+    c.cmd("SET a 1");
+    assert_eq!(c.cmd("CONFIG SET maxmemory 1"), "+OK\r\n");
+    assert_eq!(c.cmd("SET b 1"), "-OOM command not allowed when used memory > 'maxmemory'.\r\n");
+    assert_eq!(c.cmd("GET a"), "$1\r\n1\r\n");
+    // Commands that free memory still run.
+    assert_eq!(c.cmd("DEL a"), ":1\r\n");
+    // In MULTI every queued command is refused and the transaction fails.
+    assert_eq!(c.cmd("MULTI"), "+OK\r\n");
+    assert_eq!(c.cmd("GET a"), "-OOM command not allowed when used memory > 'maxmemory'.\r\n");
+    assert_eq!(c.cmd("EXEC"), "-EXECABORT Transaction discarded because of previous errors.\r\n");
+    assert_eq!(c.cmd("CONFIG SET maxmemory 0"), "+OK\r\n");
+    assert_eq!(c.cmd("SET b 1"), "+OK\r\n");
+    let stats = c.cmd("INFO errorstats");
+    assert!(stats.contains("errorstat_OOM:count="), "{stats}");
+}
+
+#[test]
+fn eviction_policies_make_room() {
+    let s = Server::start();
+    let mut c = s.raw();
+    let val = "x".repeat(1000);
+    for i in 0..3000 {
+        let ttl = if i % 2 == 0 { "PX 1000000" } else { "" };
+        let cmd = format!("SET key:{i} {val} {ttl}");
+        c.cmd(cmd.trim_end());
+    }
+    let used = info_field(&mut c, "memory", "used_memory");
+    let limit = used - 1_000_000;
+    c.cmd("CONFIG SET maxmemory-policy volatile-ttl");
+    c.cmd(&format!("CONFIG SET maxmemory {limit}"));
+    assert_eq!(c.cmd(&format!("SET new {val}")), "+OK\r\n");
+    let evicted = info_field(&mut c, "stats", "evicted_keys");
+    assert!(evicted > 0, "nothing evicted");
+    assert!(info_field(&mut c, "memory", "used_memory") <= limit + 64 * 1024);
+    // volatile-* policies only evict keys with a TTL: every key without one is still there.
+    for i in (1..3000).step_by(2) {
+        assert_eq!(c.cmd(&format!("EXISTS key:{i}")), ":1\r\n", "key:{i} without TTL was evicted");
+    }
+    // allkeys-random may take any key; the server stays under the limit while writing.
+    c.cmd("CONFIG SET maxmemory-policy allkeys-random");
+    for i in 0..2000 {
+        assert_eq!(c.cmd(&format!("SET more:{i} {val}")), "+OK\r\n");
+    }
+    assert!(info_field(&mut c, "memory", "used_memory") <= limit + 64 * 1024);
+    assert!(info_field(&mut c, "stats", "evicted_keys") > evicted);
+}
