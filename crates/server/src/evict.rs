@@ -60,7 +60,7 @@ pub fn make_room(srv: &Server, s: &Settings) -> bool {
             let start = rng.gen_range(0..SHARDS);
             for i in 0..SHARDS {
                 let shard = srv.keyspace.shard(db, (start + i) % SHARDS);
-                if shard.dict.len() == 0 || (pool == Pool::Volatile && shard.volatile == 0) {
+                if shard.dict.is_empty() || (pool == Pool::Volatile && shard.volatile == 0) {
                     continue;
                 }
                 for _ in 0..8 {
