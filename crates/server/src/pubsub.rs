@@ -1,29 +1,64 @@
 //! Pub/Sub: channel, pattern and shard-channel subscriptions, and message delivery.
 //!
-//! Each subscribed connection owns an unbounded queue that its task drains onto the
-//! socket; publishers only format and enqueue. The bytes queued but not yet written
-//! are counted per subscriber so that `client-output-buffer-limit pubsub` can
-//! disconnect a subscriber that does not keep up instead of growing memory.
+//! Each subscribed connection owns a byte queue that its task drains onto the socket;
+//! publishers append the formatted message and wake the task only when the queue was
+//! empty, so a burst of messages costs one wake-up and one write. The queue's length
+//! is what `client-output-buffer-limit pubsub` checks: a subscriber that does not keep
+//! up is disconnected instead of growing memory.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use bytes::Bytes;
 use ferrokv_protocol::ReplyBuf;
-use parking_lot::RwLock;
-use tokio::sync::mpsc::UnboundedSender;
+use parking_lot::{Mutex, RwLock};
+use tokio::sync::Notify;
 
 use crate::net::client::ClientShared;
 
 /// One subscribed connection, as publishers see it.
 pub struct Subscriber {
     pub shared: Arc<ClientShared>,
-    pub tx: UnboundedSender<Bytes>,
-    /// Bytes queued and not yet written to the socket.
-    pub pending: AtomicUsize,
-    /// Unix ms since which `pending` has been over the soft limit (0 = it is not).
-    pub soft_since: AtomicU64,
+    /// Messages not yet written to the socket.
+    queue: Mutex<Vec<u8>>,
+    /// Wakes the connection when the queue stops being empty.
+    pub ready: Notify,
+    /// Unix ms since which the queue has been over the soft limit (0 = it is not).
+    soft_since: AtomicU64,
+}
+
+impl Subscriber {
+    pub fn new(shared: Arc<ClientShared>) -> Subscriber {
+        Subscriber { shared, queue: Mutex::new(Vec::new()), ready: Notify::new(), soft_since: AtomicU64::new(0) }
+    }
+
+    /// Moves everything queued into `out` (which the caller then writes).
+    pub fn take(&self, out: &mut Vec<u8>) {
+        std::mem::swap(&mut *self.queue.lock(), out);
+    }
+
+    /// Appends a message, disconnecting the client when it is over its output buffer
+    /// limits.
+    pub fn send(&self, bytes: &[u8], limits: Limits) {
+        let mut q = self.queue.lock();
+        let was_empty = q.is_empty();
+        q.extend_from_slice(bytes);
+        let pending = q.len();
+        drop(q);
+        if over_limits(self, pending, limits) {
+            if !self.shared.killed.load(Ordering::Relaxed) {
+                tracing::warn!(
+                    "Client id={} addr={} scheduled to be closed ASAP for overcoming of output buffer limits.",
+                    self.shared.id,
+                    self.shared.addr
+                );
+            }
+            self.queue.lock().clear();
+            self.shared.request_kill();
+        } else if was_empty {
+            self.ready.notify_one();
+        }
+    }
 }
 
 /// Which namespace a subscription lives in.
@@ -118,24 +153,19 @@ impl PubSub {
     pub fn publish(&self, kind: Kind, channel: &[u8], msg: &[u8], limits: Limits, own: (u64, &mut ReplyBuf)) -> usize {
         let (me, own_out) = own;
         let mut n = 0;
-        let mut cache: [Option<Bytes>; 2] = [None, None];
-        let mut deliver = |s: &Arc<Subscriber>, pattern: Option<&[u8]>, cache: &mut [Option<Bytes>; 2]| {
+        let mut cache: [Option<Vec<u8>>; 2] = [None, None];
+        let mut deliver = |s: &Arc<Subscriber>, pattern: Option<&[u8]>, cache: &mut [Option<Vec<u8>>; 2]| {
             let resp3 = s.shared.resp.load(Ordering::Relaxed) == 3;
             if s.shared.id == me {
                 own_out.buf.extend_from_slice(&encode_message(resp3, kind, pattern, channel, msg));
                 return;
             }
-            let bytes = match (&cache[resp3 as usize], pattern) {
-                (Some(b), None) => b.clone(),
-                _ => {
-                    let b = Bytes::from(encode_message(resp3, kind, pattern, channel, msg));
-                    if pattern.is_none() {
-                        cache[resp3 as usize] = Some(b.clone());
-                    }
-                    b
-                }
-            };
-            send(s, bytes, limits);
+            if pattern.is_some() {
+                s.send(&encode_message(resp3, kind, pattern, channel, msg), limits);
+                return;
+            }
+            let bytes = cache[resp3 as usize].get_or_insert_with(|| encode_message(resp3, kind, None, channel, msg));
+            s.send(bytes, limits);
         };
         if let Some(v) = self.map(kind).read().get(channel) {
             for s in v {
@@ -171,34 +201,17 @@ impl PubSub {
     }
 }
 
-/// Queues `bytes` for `s`, disconnecting it when it is over its output buffer limits.
-fn send(s: &Subscriber, bytes: Bytes, limits: Limits) {
-    let pending = s.pending.fetch_add(bytes.len(), Ordering::AcqRel) + bytes.len();
+fn over_limits(s: &Subscriber, pending: usize, limits: Limits) -> bool {
     let over_hard = limits.hard > 0 && pending > limits.hard;
-    let over_soft = limits.soft > 0 && pending > limits.soft;
-    let now = crate::util::now_ms();
-    let soft_expired = if over_soft {
-        let since = s.soft_since.load(Ordering::Relaxed);
-        if since == 0 {
-            s.soft_since.store(now, Ordering::Relaxed);
-            false
-        } else {
-            now.saturating_sub(since) >= limits.soft_secs * 1000
-        }
-    } else {
+    if limits.soft == 0 || pending <= limits.soft {
         s.soft_since.store(0, Ordering::Relaxed);
-        false
-    };
-    if over_hard || soft_expired {
-        if !s.shared.killed.load(Ordering::Relaxed) {
-            tracing::warn!(
-                "Client id={} addr={} scheduled to be closed ASAP for overcoming of output buffer limits.",
-                s.shared.id,
-                s.shared.addr
-            );
-        }
-        s.shared.request_kill();
-        return;
+        return over_hard;
     }
-    let _ = s.tx.send(bytes);
+    let now = crate::util::now_ms();
+    let since = s.soft_since.load(Ordering::Relaxed);
+    if since == 0 {
+        s.soft_since.store(now, Ordering::Relaxed);
+        return over_hard;
+    }
+    over_hard || now.saturating_sub(since) >= limits.soft_secs * 1000
 }

@@ -1,6 +1,6 @@
 //! Pub/Sub commands: (P|S)SUBSCRIBE, (P|S)UNSUBSCRIBE, PUBLISH, SPUBLISH, PUBSUB.
 
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use super::{CmdResult, Ctx};
@@ -32,10 +32,8 @@ fn subscriber(ctx: &mut Ctx) -> Arc<Subscriber> {
     if let Some(s) = &ctx.client.subscriber {
         return s.clone();
     }
-    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
-    let s = Arc::new(Subscriber { shared: ctx.client.shared.clone(), tx, pending: AtomicUsize::new(0), soft_since: AtomicU64::new(0) });
+    let s = Arc::new(Subscriber::new(ctx.client.shared.clone()));
     ctx.client.subscriber = Some(s.clone());
-    ctx.client.feed = Some(rx);
     s
 }
 

@@ -39,33 +39,68 @@ async fn run(srv: &Server, client: &mut Client, mut stream: TcpStream) -> std::i
     let mut ranges: Vec<(usize, usize)> = Vec::new();
     let mut owned: Vec<Vec<u8>> = Vec::new();
     let mut monitor_rx: Option<mpsc::UnboundedReceiver<bytes::Bytes>> = None;
+    let mut spare: Vec<u8> = Vec::new();
     let shared = client.shared.clone();
     loop {
         if buf.capacity() - buf.len() < READ_CHUNK / 2 {
             buf.reserve(READ_CHUNK);
         }
         let timeout = client.settings.timeout;
-        let n = if let Some(rx) = monitor_rx.as_mut() {
-            tokio::select! {
-                r = stream.read_buf(&mut buf) => r?,
+        let sub = client.subscriber.clone();
+        let n = if monitor_rx.is_some() || sub.is_some() {
+            let ready = async {
+                match &sub {
+                    Some(s) => s.ready.notified().await,
+                    None => std::future::pending().await,
+                }
+            };
+            let feed = async {
+                match monitor_rx.as_mut() {
+                    Some(rx) => rx.recv().await,
+                    None => std::future::pending().await,
+                }
+            };
+            let mut chunk = Vec::new();
+            let got = tokio::select! {
+                r = stream.read_buf(&mut buf) => Some(r?),
                 _ = shared.kill.notified() => return Ok(()),
-                Some(first) = rx.recv() => {
-                    // Forward everything queued in one write.
-                    let mut chunk = first.to_vec();
-                    while chunk.len() < 256 * 1024 {
-                        match rx.try_recv() {
-                            Ok(more) => chunk.extend_from_slice(&more),
-                            Err(_) => break,
+                _ = ready => None,
+                Some(first) = feed => {
+                    chunk.extend_from_slice(&first);
+                    None
+                }
+            };
+            match got {
+                Some(n) => n,
+                None => {
+                    if let Some(rx) = monitor_rx.as_mut() {
+                        while chunk.len() < 256 * 1024 {
+                            match rx.try_recv() {
+                                Ok(more) => chunk.extend_from_slice(&more),
+                                Err(_) => break,
+                            }
                         }
                     }
-                    // A subscriber that stopped reading must still be closable.
-                    tokio::select! {
-                        r = stream.write_all(&chunk) => r?,
-                        _ = shared.kill.notified() => return Ok(()),
+                    if let Some(s) = &sub {
+                        // Swap buffers so both keep their capacity across bursts.
+                        spare.clear();
+                        s.take(&mut spare);
+                        if chunk.is_empty() {
+                            std::mem::swap(&mut chunk, &mut spare);
+                        } else {
+                            chunk.extend_from_slice(&spare);
+                        }
                     }
-                    srv.stats.net_output.add(chunk.len() as u64);
-                    if let Some(s) = &client.subscriber {
-                        s.pending.fetch_sub(chunk.len().min(s.pending.load(Ordering::Relaxed)), Ordering::AcqRel);
+                    if !chunk.is_empty() {
+                        // A subscriber that stopped reading must still be closable.
+                        tokio::select! {
+                            r = stream.write_all(&chunk) => r?,
+                            _ = shared.kill.notified() => return Ok(()),
+                        }
+                        srv.stats.net_output.add(chunk.len() as u64);
+                    }
+                    if shared.killed.load(Ordering::Acquire) {
+                        return Ok(());
                     }
                     continue;
                 }
