@@ -205,7 +205,9 @@ fn deliver(target: &ClientShared, bytes: Vec<u8>, own: &mut Own) {
 fn broadcast(srv: &Server, changed: Vec<(Vec<u8>, u64)>, own: &mut Own) {
     // The last change of a key names its changer, as Redis keeps it.
     let changed: BTreeMap<Vec<u8>, u64> = changed.into_iter().collect();
-    let groups: Vec<(Vec<u64>, Vec<(&[u8], u64)>)> = {
+    // Per prefix: its clients and the changed keys under it.
+    type Group<'k> = (Vec<u64>, Vec<(&'k [u8], u64)>);
+    let groups: Vec<Group> = {
         let g = srv.tracking.inner.lock();
         g.prefixes
             .iter()
@@ -555,8 +557,9 @@ pub fn key_args(def: &CommandDef, args: &[&[u8]]) -> SmallVec<[(usize, bool); 8]
             if args.len() > 1 {
                 out.push((1, false));
             }
-            for i in 2..args.len().saturating_sub(1) {
-                if args[i].eq_ignore_ascii_case(b"store") || args[i].eq_ignore_ascii_case(b"storedist") {
+            let last = args.len().saturating_sub(1);
+            for (i, a) in args.iter().enumerate().take(last).skip(2) {
+                if a.eq_ignore_ascii_case(b"store") || a.eq_ignore_ascii_case(b"storedist") {
                     out.push((i + 1, true));
                 }
             }

@@ -476,9 +476,7 @@ pub fn client_caching(ctx: &mut Ctx) -> CmdResult {
     let f = &ctx.client.shared.tracking;
     let cur = f.load(Ordering::Relaxed);
     if cur & ON == 0 {
-        return Err(
-            "ERR CLIENT CACHING can be called only when the client is in tracking mode with OPTIN or OPTOUT mode enabled".into()
-        );
+        return Err("ERR CLIENT CACHING can be called only when the client is in tracking mode with OPTIN or OPTOUT mode enabled".into());
     }
     if ctx.is(2, "YES") {
         if cur & OPTIN == 0 {

@@ -222,7 +222,10 @@ fn run_one(srv: &Server, client: &mut Client, out: &mut ReplyBuf, args: &[&[u8]]
     let pushed = client.push_mark.take();
     // CLIENT CACHING covers the next command (or transaction) only.
     let tracking = &client.shared.tracking;
-    if tracking.load(Ordering::Relaxed) & crate::tracking::CACHING != 0 && client.multi.is_none() && !args[0].eq_ignore_ascii_case(b"client") {
+    if tracking.load(Ordering::Relaxed) & crate::tracking::CACHING != 0
+        && client.multi.is_none()
+        && !args[0].eq_ignore_ascii_case(b"client")
+    {
         tracking.fetch_and(!crate::tracking::CACHING, Ordering::Relaxed);
     }
     let r = &mut client.reply;
