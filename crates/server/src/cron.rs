@@ -32,6 +32,7 @@ pub fn spawn(srv: Arc<Server>) {
                     });
                     srv.stats.expire_cycle_us.fetch_add(started.elapsed().as_micros() as u64, Ordering::Relaxed);
                 }
+                srv.tracking.enforce_limit(&srv, None);
                 if let Some(rest) = period.checked_sub(started.elapsed()) {
                     std::thread::sleep(rest);
                 }

@@ -23,6 +23,7 @@ pub mod pubsub;
 pub mod replication;
 pub mod server;
 pub mod stats;
+pub mod tracking;
 pub mod util;
 pub mod watch;
 

@@ -25,6 +25,7 @@ pub struct Server {
     pub blocking: crate::blocking::Blocking,
     pub watches: crate::watch::Watches,
     pub pubsub: crate::pubsub::PubSub,
+    pub tracking: crate::tracking::Tracking,
     pub start: Instant,
     pub start_unix: u64,
     pub run_id: String,
@@ -98,6 +99,7 @@ impl Server {
             blocking: Default::default(),
             watches: Default::default(),
             pubsub: Default::default(),
+            tracking: Default::default(),
             start: Instant::now(),
             start_unix: crate::util::now_ms() / 1000,
             run_id,
@@ -161,6 +163,7 @@ impl Server {
         self.notify(crate::notify::EXPIRED, "expired", db, key);
         self.stats.expired_keys.fetch_add(1, Ordering::Relaxed);
         self.watches.touch(db, key, true);
+        self.tracking.invalidate(self, key, 0);
         self.propagate(db, &[b"DEL", key]);
     }
 

@@ -35,6 +35,7 @@ pub fn quit(ctx: &mut Ctx) -> CmdResult {
 pub fn reset(ctx: &mut Ctx) -> CmdResult {
     super::transactions::forget(ctx.srv, ctx.client);
     super::pubsub::forget(ctx.srv, ctx.client);
+    crate::tracking::disable(ctx.srv, &ctx.client.shared);
     ctx.client.select(0);
     ctx.out.resp3 = false;
     ctx.client.shared.resp.store(2, Ordering::Relaxed);
@@ -392,6 +393,155 @@ pub fn client_setinfo(ctx: &mut Ctx) -> CmdResult {
         return Err(format!("ERR Unrecognized option '{}'", ctx.arg_str(2)).into());
     }
     ctx.out.ok();
+    Ok(())
+}
+
+/// CLIENT TRACKING ON|OFF [REDIRECT id] [BCAST] [PREFIX p ...] [OPTIN] [OPTOUT] [NOLOOP]
+pub fn client_tracking(ctx: &mut Ctx) -> CmdResult {
+    use crate::tracking::{BCAST, NOLOOP, ON, OPTIN, OPTOUT};
+    let mut redirect = 0u64;
+    let mut options = 0u32;
+    let mut prefixes: Vec<&[u8]> = Vec::new();
+    let mut j = 3;
+    while j < ctx.args.len() {
+        let more = j + 1 < ctx.args.len();
+        if ctx.is(j, "REDIRECT") && more {
+            j += 1;
+            if redirect != 0 {
+                return Err("ERR A client can only redirect to a single other client".into());
+            }
+            let id = ctx.int_arg(j)?;
+            // The redirect client must exist now, though it may go away later.
+            if id <= 0 || !ctx.srv.clients.lock().contains_key(&(id as u64)) {
+                return Err("ERR The client ID you want redirect to does not exist".into());
+            }
+            redirect = id as u64;
+        } else if ctx.is(j, "BCAST") {
+            options |= BCAST;
+        } else if ctx.is(j, "OPTIN") {
+            options |= OPTIN;
+        } else if ctx.is(j, "OPTOUT") {
+            options |= OPTOUT;
+        } else if ctx.is(j, "NOLOOP") {
+            options |= NOLOOP;
+        } else if ctx.is(j, "PREFIX") && more {
+            j += 1;
+            prefixes.push(ctx.args[j]);
+        } else {
+            return Err(err::SYNTAX.into());
+        }
+        j += 1;
+    }
+    let shared = ctx.client.shared.clone();
+    if ctx.is(2, "ON") {
+        let cur = shared.tracking.load(Ordering::Relaxed);
+        if options & BCAST == 0 && !prefixes.is_empty() {
+            return Err("ERR PREFIX option requires BCAST mode to be enabled".into());
+        }
+        if cur & ON != 0 && (cur & BCAST != 0) != (options & BCAST != 0) {
+            return Err("ERR You can't switch BCAST mode on/off before disabling tracking for this client, and then re-enabling it with a different mode.".into());
+        }
+        if options & BCAST != 0 && options & (OPTIN | OPTOUT) != 0 {
+            return Err("ERR OPTIN and OPTOUT are not compatible with BCAST".into());
+        }
+        if options & OPTIN != 0 && options & OPTOUT != 0 {
+            return Err("ERR You can't specify both OPTIN mode and OPTOUT mode".into());
+        }
+        if (options & OPTIN != 0 && cur & OPTOUT != 0) || (options & OPTOUT != 0 && cur & OPTIN != 0) {
+            return Err("ERR You can't switch OPTIN/OPTOUT mode before disabling tracking for this client, and then re-enabling it with a different mode.".into());
+        }
+        if options & BCAST != 0 {
+            if let Err((e, go_on)) = crate::tracking::check_prefixes(&shared, &prefixes) {
+                if !go_on {
+                    return Err(e.into());
+                }
+                // Redis 7.2 replies with this error and still goes on (then OK too).
+                ctx.srv.stats.error(&e);
+                ctx.out.error(&e);
+            }
+        }
+        crate::tracking::enable(ctx.srv, &shared, redirect, options, &prefixes);
+    } else if ctx.is(2, "OFF") {
+        crate::tracking::disable(ctx.srv, &shared);
+    } else {
+        return Err(err::SYNTAX.into());
+    }
+    ctx.out.ok();
+    Ok(())
+}
+
+/// CLIENT CACHING YES|NO: overrides OPTIN/OPTOUT for the next command.
+pub fn client_caching(ctx: &mut Ctx) -> CmdResult {
+    use crate::tracking::{CACHING, ON, OPTIN, OPTOUT};
+    let f = &ctx.client.shared.tracking;
+    let cur = f.load(Ordering::Relaxed);
+    if cur & ON == 0 {
+        return Err("ERR CLIENT CACHING can be called only when the client is in tracking mode with OPTIN or OPTOUT mode enabled".into());
+    }
+    if ctx.is(2, "YES") {
+        if cur & OPTIN == 0 {
+            return Err("ERR CLIENT CACHING YES is only valid when tracking is enabled in OPTIN mode.".into());
+        }
+    } else if ctx.is(2, "NO") {
+        if cur & OPTOUT == 0 {
+            return Err("ERR CLIENT CACHING NO is only valid when tracking is enabled in OPTOUT mode.".into());
+        }
+    } else {
+        return Err(err::SYNTAX.into());
+    }
+    f.fetch_or(CACHING, Ordering::Relaxed);
+    ctx.out.ok();
+    Ok(())
+}
+
+pub fn client_getredir(ctx: &mut Ctx) -> CmdResult {
+    let s = &ctx.client.shared;
+    let on = s.tracking.load(Ordering::Relaxed) & crate::tracking::ON != 0;
+    ctx.out.int(if on { s.redirect.load(Ordering::Relaxed) as i64 } else { -1 });
+    Ok(())
+}
+
+pub fn client_trackinginfo(ctx: &mut Ctx) -> CmdResult {
+    use crate::tracking::{BCAST, BROKEN_REDIR, CACHING, NOLOOP, ON, OPTIN, OPTOUT};
+    let s = ctx.client.shared.clone();
+    let f = s.tracking.load(Ordering::Relaxed);
+    let mut flags: Vec<&[u8]> = vec![if f & ON != 0 { b"on" } else { b"off" }];
+    if f & BCAST != 0 {
+        flags.push(b"bcast");
+    }
+    if f & OPTIN != 0 {
+        flags.push(b"optin");
+        if f & CACHING != 0 {
+            flags.push(b"caching-yes");
+        }
+    }
+    if f & OPTOUT != 0 {
+        flags.push(b"optout");
+        if f & CACHING != 0 {
+            flags.push(b"caching-no");
+        }
+    }
+    if f & NOLOOP != 0 {
+        flags.push(b"noloop");
+    }
+    if f & BROKEN_REDIR != 0 {
+        flags.push(b"broken_redirect");
+    }
+    let o = &mut *ctx.out;
+    o.map(3);
+    o.bulk(b"flags");
+    o.set(flags.len());
+    for fl in flags {
+        o.bulk(fl);
+    }
+    o.bulk(b"redirect");
+    o.int(if f & ON != 0 { s.redirect.load(Ordering::Relaxed) as i64 } else { -1 });
+    o.bulk(b"prefixes");
+    let prefixes = s.prefixes.lock();
+    o.array(prefixes.len());
+    for p in prefixes.iter() {
+        o.bulk(p);
+    }
     Ok(())
 }
 

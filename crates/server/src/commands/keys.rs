@@ -243,6 +243,7 @@ pub fn flushdb(ctx: &mut Ctx) -> CmdResult {
     let lazy = flush_mode(ctx)?;
     let db = ctx.db();
     flush_db(ctx, db, lazy);
+    ctx.srv.tracking.flushed(ctx.srv);
     ctx.propagate(&[b"FLUSHDB"]);
     ctx.out.ok();
     Ok(())
@@ -253,6 +254,7 @@ pub fn flushall(ctx: &mut Ctx) -> CmdResult {
     for db in 0..ctx.srv.keyspace.databases() {
         flush_db(ctx, db, lazy);
     }
+    ctx.srv.tracking.flushed(ctx.srv);
     ctx.propagate(&[b"FLUSHALL"]);
     ctx.out.ok();
     Ok(())

@@ -370,6 +370,18 @@ pub fn expire_at_from(ctx: &Ctx, arg: &[u8], unit_ms: bool, absolute: bool, cmd:
 /// Runs one command for a client. Replies go to `out`; `now` is the unix time in ms
 /// the connection read this batch at (Redis also caches time around a command).
 pub fn execute(srv: &Server, client: &mut Client, out: &mut ReplyBuf, args: &[&[u8]], now: u64) {
+    if !srv.tracking.in_use() {
+        return execute_command(srv, client, out, args, now);
+    }
+    // Client-side caching: invalidations caused by this command for this very client
+    // follow its reply (see `tracking`).
+    let saved = crate::tracking::enter(srv, client.shared.id);
+    srv.tracking.enforce_limit(srv, Some(out));
+    execute_command(srv, client, out, args, now);
+    crate::tracking::leave(srv, client, out, saved);
+}
+
+fn execute_command(srv: &Server, client: &mut Client, out: &mut ReplyBuf, args: &[&[u8]], now: u64) {
     let Some((def, id)) = resolve(srv, client, out, args) else { return };
     if !out.resp3 && pubsub::subscribed(client) && !allowed_when_subscribed(def) {
         let e = format!(
@@ -477,7 +489,8 @@ pub fn run_locked<'s>(
 ) -> Locked<'s> {
     let start = crate::clock::now();
     let watching = srv.watches.active() && def.flags & table::WRITE != 0;
-    let dirty = if watching { srv.dirty.load(std::sync::atomic::Ordering::Relaxed) } else { 0 };
+    let tracking = srv.tracking.active() && def.flags & table::WRITE != 0;
+    let dirty = if watching || tracking { srv.dirty.load(std::sync::atomic::Ordering::Relaxed) } else { 0 };
     let mut ctx = Ctx { srv, client, out, args, keys, now, hashes, cmd: def };
     let res = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| (def.handler)(&mut ctx)));
     let Ctx { client, out, keys, .. } = ctx;
@@ -486,6 +499,17 @@ pub fn run_locked<'s>(
         for i in key_positions(def, args.len()) {
             srv.watches.touch(client.db, args[i], false);
         }
+    }
+    if tracking && srv.dirty.load(std::sync::atomic::Ordering::Relaxed) != dirty {
+        // Client-side caches of the keys it may have written are invalidated.
+        for (i, w) in crate::tracking::key_args(def, args) {
+            if w {
+                srv.tracking.invalidate(srv, args[i], client.shared.id);
+            }
+        }
+    }
+    if def.flags & table::READONLY != 0 && client.shared.tracking.load(std::sync::atomic::Ordering::Relaxed) != 0 {
+        srv.tracking.remember(&client.shared, def, args);
     }
     let failed = match res {
         Ok(Ok(())) => false,

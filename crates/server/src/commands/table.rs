@@ -549,6 +549,26 @@ static CLIENT_SUBS: &[CommandDef] =
         cmd("client|setinfo", "connection", 4, NOSCRIPT | LOADING | STALE, NK, connection::client_setinfo)
             .tips(&["request_policy:all_nodes", "response_policy:all_succeeded"])
             .doc("7.2.0", "O(1)", "Sets information specific to the client or connection."),
+        cmd("client|tracking", "connection", -3, NOSCRIPT | LOADING | STALE, NK, connection::client_tracking).doc(
+            "6.0.0",
+            "O(1). Some options may introduce additional complexity.",
+            "Controls server-assisted client-side caching for the connection.",
+        ),
+        cmd("client|caching", "connection", 3, NOSCRIPT | LOADING | STALE, NK, connection::client_caching).doc(
+            "6.0.0",
+            "O(1)",
+            "Instructs the server whether to track the keys in the next request.",
+        ),
+        cmd("client|getredir", "connection", 2, NOSCRIPT | LOADING | STALE, NK, connection::client_getredir).doc(
+            "6.0.0",
+            "O(1)",
+            "Returns the client ID to which the connection's tracking notifications are redirected.",
+        ),
+        cmd("client|trackinginfo", "connection", 2, NOSCRIPT | LOADING | STALE, NK, connection::client_trackinginfo).doc(
+            "6.2.0",
+            "O(1)",
+            "Returns information about server-assisted client-side caching for the connection.",
+        ),
         cmd("client|help", "connection", 2, LOADING | STALE, NK, connection::client_help).doc(
             "5.0.0",
             "O(1)",

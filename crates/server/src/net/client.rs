@@ -1,7 +1,7 @@
 //! Per-connection state. `Client` is owned by the connection's task; `ClientShared` is
 //! the part other connections may read or poke (CLIENT LIST, CLIENT KILL).
 
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -35,6 +35,20 @@ pub struct ClientShared {
     pub blocked: AtomicBool,
     /// Subscription counts (channels, patterns, shard channels) for CLIENT LIST.
     pub subs: [AtomicUsize; 3],
+    /// CLIENT TRACKING state (`tracking::ON`, `BCAST`, ...), its redirect client id
+    /// (0 = none) and BCAST prefixes (sorted); writers on other connections read them.
+    pub tracking: AtomicU32,
+    pub redirect: AtomicU64,
+    pub prefixes: Mutex<Vec<Vec<u8>>>,
+    /// Out-of-band messages for this connection (tracking invalidations), created by
+    /// the first sender; the connection adopts the receiver when woken.
+    push: Mutex<PushQueue>,
+}
+
+#[derive(Default)]
+struct PushQueue {
+    tx: Option<tokio::sync::mpsc::UnboundedSender<bytes::Bytes>>,
+    rx: Option<tokio::sync::mpsc::UnboundedReceiver<bytes::Bytes>>,
 }
 
 impl ClientShared {
@@ -60,7 +74,39 @@ impl ClientShared {
             user_authenticated: AtomicBool::new(false),
             blocked: AtomicBool::new(false),
             subs: Default::default(),
+            tracking: AtomicU32::new(0),
+            redirect: AtomicU64::new(0),
+            prefixes: Mutex::new(Vec::new()),
+            push: Mutex::new(PushQueue::default()),
         }
+    }
+
+    /// Queues `msg` for this connection to write as soon as it can.
+    pub fn push_message(&self, msg: bytes::Bytes) {
+        let mut q = self.push.lock();
+        if q.tx.is_none() {
+            let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+            q.tx = Some(tx);
+            q.rx = Some(rx);
+            // The connection's task waits on `kill`; it tells a wake-up from a kill
+            // by the `killed` flag and then adopts the new queue.
+            self.kill.notify_one();
+        }
+        if let Some(tx) = &q.tx {
+            let _ = tx.send(msg);
+        }
+    }
+
+    /// The receiving end of the push queue, once, after it was created.
+    pub fn take_push_queue(&self) -> Option<tokio::sync::mpsc::UnboundedReceiver<bytes::Bytes>> {
+        self.push.lock().rx.take()
+    }
+
+    /// Drops the push queue (disconnection), so no sender keeps it alive.
+    pub fn close_push_queue(&self) {
+        let mut q = self.push.lock();
+        q.tx = None;
+        q.rx = None;
     }
 
     pub fn request_kill(&self) {
@@ -73,21 +119,34 @@ impl ClientShared {
         let now = crate::util::now_ms();
         let age = self.created.elapsed().as_secs();
         let idle = now.saturating_sub(self.last_interaction.load(Ordering::Relaxed)) / 1000;
-        let flags = if self.monitor.load(Ordering::Relaxed) {
-            "O"
-        } else if self.blocked.load(Ordering::Relaxed) {
-            "b"
-        } else if self.subs.iter().any(|s| s.load(Ordering::Relaxed) > 0) {
-            "P"
+        let tracking = self.tracking.load(Ordering::Relaxed);
+        let mut flags = String::new();
+        if self.monitor.load(Ordering::Relaxed) {
+            flags.push('O');
         } else {
-            "N"
-        };
+            // Redis's order: P b t R B.
+            for (on, c) in [
+                (self.subs.iter().any(|s| s.load(Ordering::Relaxed) > 0), 'P'),
+                (self.blocked.load(Ordering::Relaxed), 'b'),
+                (tracking & crate::tracking::ON != 0, 't'),
+                (tracking & crate::tracking::BROKEN_REDIR != 0, 'R'),
+                (tracking & crate::tracking::BCAST != 0, 'B'),
+            ] {
+                if on {
+                    flags.push(c);
+                }
+            }
+        }
+        if flags.is_empty() {
+            flags.push('N');
+        }
+        let redir = if tracking & crate::tracking::ON != 0 { self.redirect.load(Ordering::Relaxed) as i64 } else { -1 };
         let cmd = match self.last_cmd.load(Ordering::Relaxed) {
             0 => "NULL".to_string(),
             n => crate::commands::table::registry().all[n - 1].name.to_string(),
         };
         format!(
-            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi=-1 qbuf={} qbuf-free=0 argv-mem=0 multi-mem=0 rbs=16384 rbp=16384 obl=0 oll=0 omem={} tot-mem=0 events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
+            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi=-1 qbuf={} qbuf-free=0 argv-mem=0 multi-mem=0 rbs=16384 rbp=16384 obl=0 oll=0 omem={} tot-mem=0 events=r cmd={} user=default redir={} resp={} lib-name={} lib-ver={}",
             self.id,
             self.addr,
             self.laddr,
@@ -103,6 +162,7 @@ impl ClientShared {
             self.qbuf.load(Ordering::Relaxed),
             self.omem.load(Ordering::Relaxed),
             cmd,
+            redir,
             self.resp.load(Ordering::Relaxed),
             self.lib_name.lock(),
             self.lib_ver.lock(),
@@ -156,6 +216,9 @@ pub struct Client {
     /// Channels, patterns and shard channels subscribed to, in subscription order.
     pub subscriptions: [Vec<Vec<u8>>; 3],
     pub subscriber: Option<Arc<crate::pubsub::Subscriber>>,
+    /// Where the pushes sent after this command's reply start in the output (CLIENT
+    /// REPLY OFF drops the reply but not them).
+    pub push_mark: Option<usize>,
 }
 
 /// One propagated command: its database and arguments.
@@ -194,6 +257,7 @@ impl Client {
             capture: Default::default(),
             subscriptions: Default::default(),
             subscriber: None,
+            push_mark: None,
         }
     }
 

@@ -30,6 +30,8 @@ pub async fn serve(srv: Arc<Server>, stream: TcpStream, peer: SocketAddr) {
     let _ = run(&srv, &mut client, stream).await;
     crate::commands::transactions::forget(&srv, &mut client);
     crate::commands::pubsub::forget(&srv, &mut client);
+    crate::tracking::disable(&srv, &shared);
+    shared.close_push_queue();
     srv.unregister_client(id);
 }
 
@@ -40,82 +42,54 @@ async fn run(srv: &Server, client: &mut Client, mut stream: TcpStream) -> std::i
     let mut owned: Vec<Vec<u8>> = Vec::new();
     let mut monitor_rx: Option<mpsc::UnboundedReceiver<bytes::Bytes>> = None;
     let mut spare: Vec<u8> = Vec::new();
+    let mut push_rx: Option<mpsc::UnboundedReceiver<bytes::Bytes>> = None;
     let shared = client.shared.clone();
     loop {
         if buf.capacity() - buf.len() < READ_CHUNK / 2 {
             buf.reserve(READ_CHUNK);
         }
-        let timeout = client.settings.timeout;
-        let sub = client.subscriber.clone();
-        let n = if monitor_rx.is_some() || sub.is_some() {
-            let ready = async {
-                match &sub {
-                    Some(s) => s.ready.notified().await,
-                    None => std::future::pending().await,
-                }
-            };
-            let feed = async {
-                match monitor_rx.as_mut() {
-                    Some(rx) => rx.recv().await,
-                    None => std::future::pending().await,
-                }
-            };
-            let mut chunk = Vec::new();
-            let got = tokio::select! {
-                r = stream.read_buf(&mut buf) => Some(r?),
-                _ = shared.kill.notified() => return Ok(()),
-                _ = ready => None,
-                Some(first) = feed => {
-                    chunk.extend_from_slice(&first);
-                    None
-                }
-            };
-            match got {
-                Some(n) => n,
-                None => {
-                    if let Some(rx) = monitor_rx.as_mut() {
-                        while chunk.len() < 256 * 1024 {
-                            match rx.try_recv() {
-                                Ok(more) => chunk.extend_from_slice(&more),
-                                Err(_) => break,
-                            }
-                        }
-                    }
-                    if let Some(s) = &sub {
-                        // Swap buffers so both keep their capacity across bursts.
-                        spare.clear();
-                        s.take(&mut spare);
-                        if chunk.is_empty() {
-                            std::mem::swap(&mut chunk, &mut spare);
-                        } else {
-                            chunk.extend_from_slice(&spare);
-                        }
-                    }
-                    if !chunk.is_empty() {
-                        // A subscriber that stopped reading must still be closable.
-                        tokio::select! {
-                            r = stream.write_all(&chunk) => r?,
-                            _ = shared.kill.notified() => return Ok(()),
-                        }
-                        srv.stats.net_output.add(chunk.len() as u64);
-                    }
-                    if shared.killed.load(Ordering::Acquire) {
-                        return Ok(());
-                    }
-                    continue;
-                }
+        // Subscribers and monitors wait for input without the idle timeout.
+        let timeout = if monitor_rx.is_some() || client.subscriber.is_some() { 0 } else { client.settings.timeout };
+        let read = async {
+            if timeout > 0 {
+                tokio::time::timeout(Duration::from_secs(timeout), stream.read_buf(&mut buf)).await.unwrap_or(Ok(0))
+            } else {
+                stream.read_buf(&mut buf).await
             }
-        } else {
-            let read = async {
-                if timeout > 0 {
-                    tokio::time::timeout(Duration::from_secs(timeout), stream.read_buf(&mut buf)).await.unwrap_or(Ok(0))
-                } else {
-                    stream.read_buf(&mut buf).await
+        };
+        let sub = client.subscriber.clone();
+        let n = tokio::select! {
+            r = read => r?,
+            _ = shared.kill.notified() => {
+                if shared.killed.load(Ordering::Acquire) {
+                    return Ok(());
                 }
-            };
-            tokio::select! {
-                r = read => r?,
-                _ = shared.kill.notified() => return Ok(()),
+                // Not a kill: a push queue was created for us.
+                if let Some(rx) = shared.take_push_queue() {
+                    push_rx = Some(rx);
+                }
+                continue;
+            }
+            Some(first) = recv_opt(&mut monitor_rx) => {
+                if forward(srv, &shared, &mut stream, monitor_rx.as_mut(), first).await?.is_none() {
+                    return Ok(());
+                }
+                continue;
+            }
+            _ = subscriber_ready(&sub) => {
+                // Swap buffers so both keep their capacity across bursts.
+                spare.clear();
+                sub.as_ref().expect("subscribed").take(&mut spare);
+                if !spare.is_empty() && forward(srv, &shared, &mut stream, None, bytes::Bytes::copy_from_slice(&spare)).await?.is_none() {
+                    return Ok(());
+                }
+                continue;
+            }
+            Some(first) = recv_opt(&mut push_rx) => {
+                if forward(srv, &shared, &mut stream, push_rx.as_mut(), first).await?.is_none() {
+                    return Ok(());
+                }
+                continue;
             }
         };
         if n == 0 {
@@ -176,7 +150,7 @@ async fn run(srv: &Server, client: &mut Client, mut stream: TcpStream) -> std::i
                     let owned: Vec<Vec<u8>> = args.iter().map(|a| a.to_vec()).collect();
                     buf.advance(consumed);
                     flush(&mut stream, &mut out, srv).await?;
-                    if !wait_blocked(srv, client, &mut stream, &mut buf, &mut out, owned, spec).await? {
+                    if !wait_blocked(srv, client, (&mut stream, &mut buf, &mut out, &mut push_rx), owned, spec).await? {
                         return Ok(());
                     }
                     continue;
@@ -201,17 +175,86 @@ async fn run(srv: &Server, client: &mut Client, mut stream: TcpStream) -> std::i
     }
 }
 
-/// Runs one command, honouring CLIENT REPLY OFF/SKIP by discarding its reply bytes.
+/// Waits for the next message of an optional queue (never, without one).
+async fn subscriber_ready(sub: &Option<Arc<crate::pubsub::Subscriber>>) {
+    match sub {
+        Some(s) => s.ready.notified().await,
+        None => std::future::pending().await,
+    }
+}
+
+async fn recv_opt(rx: &mut Option<mpsc::UnboundedReceiver<bytes::Bytes>>) -> Option<bytes::Bytes> {
+    match rx {
+        Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Writes `first` and whatever else is queued behind it with one write; returns the
+/// bytes written, `None` when the client was killed meanwhile.
+async fn forward(
+    srv: &Server,
+    shared: &ClientShared,
+    stream: &mut TcpStream,
+    rx: Option<&mut mpsc::UnboundedReceiver<bytes::Bytes>>,
+    first: bytes::Bytes,
+) -> std::io::Result<Option<usize>> {
+    let mut chunk = first.to_vec();
+    if let Some(rx) = rx {
+        while chunk.len() < 256 * 1024 {
+            match rx.try_recv() {
+                Ok(more) => chunk.extend_from_slice(&more),
+                Err(_) => break,
+            }
+        }
+    }
+    // A subscriber that stopped reading must still be closable.
+    let write = stream.write_all(&chunk);
+    tokio::pin!(write);
+    let mut woken = false;
+    loop {
+        tokio::select! {
+            r = &mut write => { r?; break; }
+            _ = shared.kill.notified() => {
+                if shared.killed.load(Ordering::Acquire) {
+                    return Ok(None);
+                }
+                woken = true;
+            }
+        }
+    }
+    if woken {
+        // Not ours to handle here: the main loop adopts the new push queue.
+        shared.kill.notify_one();
+    }
+    srv.stats.net_output.add(chunk.len() as u64);
+    Ok(Some(chunk.len()))
+}
+
+/// Runs one command, honouring CLIENT REPLY OFF/SKIP by discarding its reply bytes
+/// (but not the pushes that follow it).
 fn run_one(srv: &Server, client: &mut Client, out: &mut ReplyBuf, args: &[&[u8]], now: u64) {
     let mark = out.buf.len();
     commands::execute(srv, client, out, args, now);
+    let pushed = client.push_mark.take();
+    // CLIENT CACHING covers the next command (or transaction) only.
+    let tracking = &client.shared.tracking;
+    if tracking.load(Ordering::Relaxed) & crate::tracking::CACHING != 0
+        && client.multi.is_none()
+        && !args[0].eq_ignore_ascii_case(b"client")
+    {
+        tracking.fetch_and(!crate::tracking::CACHING, Ordering::Relaxed);
+    }
     let r = &mut client.reply;
     // Subscription confirmations are pushes: Redis sends them even with replies off.
     let push = [&b"subscribe"[..], b"unsubscribe", b"psubscribe", b"punsubscribe", b"ssubscribe", b"sunsubscribe"]
         .iter()
         .any(|c| c.eq_ignore_ascii_case(args[0]));
     if (r.off || r.skip) && !push {
-        out.buf.truncate(mark);
+        match pushed {
+            Some(p) if p >= mark => drop(out.buf.drain(mark..p)),
+            _ => out.buf.truncate(mark),
+        }
     }
     r.skip = std::mem::take(&mut r.skip_next);
 }
@@ -234,12 +277,11 @@ async fn flush(stream: &mut TcpStream, out: &mut ReplyBuf, srv: &Server) -> std:
 async fn wait_blocked(
     srv: &Server,
     client: &mut Client,
-    stream: &mut TcpStream,
-    buf: &mut BytesMut,
-    out: &mut ReplyBuf,
+    io: (&mut TcpStream, &mut BytesMut, &mut ReplyBuf, &mut Option<mpsc::UnboundedReceiver<bytes::Bytes>>),
     args: Vec<Vec<u8>>,
     spec: BlockSpec,
 ) -> std::io::Result<bool> {
+    let (stream, buf, out, push_rx) = io;
     let shared = client.shared.clone();
     let w = Arc::new(Waiter {
         shared: shared.clone(),
@@ -274,7 +316,22 @@ async fn wait_blocked(
         tokio::select! {
             _ = w.notify.notified() => continue,
             _ = &mut sleep => break,
-            _ = shared.kill.notified() => { alive = false; break; }
+            _ = shared.kill.notified() => {
+                if shared.killed.load(Ordering::Acquire) {
+                    alive = false;
+                    break;
+                }
+                if let Some(rx) = shared.take_push_queue() {
+                    *push_rx = Some(rx);
+                }
+            }
+            // Invalidations still reach a blocked client.
+            Some(first) = recv_opt(push_rx) => {
+                if forward(srv, &shared, stream, push_rx.as_mut(), first).await?.is_none() {
+                    alive = false;
+                    break;
+                }
+            }
             r = stream.read_buf(buf), if buf.len() < client.settings.client_query_buffer_limit => {
                 if r.unwrap_or(0) == 0 {
                     alive = false;
