@@ -352,14 +352,14 @@ fn sort_generic(ctx: &mut Ctx, readonly: bool) -> CmdResult {
     let mut elems: Vec<Vec<u8>> = Vec::new();
     match value {
         None => {}
-        Some(Value::List(l)) if dontsort => {
-            if end >= start {
-                let from = if desc { len - 1 - start } else { start } as usize;
-                elems.extend(l.iter_from(from, desc).take((end - start + 1) as usize).map(|it| it.to_vec()));
-                end -= start;
-                start = 0;
-            }
+        Some(Value::List(l)) if dontsort && end >= start => {
+            let from = if desc { len - 1 - start } else { start } as usize;
+            elems.extend(l.iter_from(from, desc).take((end - start + 1) as usize).map(|it| it.to_vec()));
+            end -= start;
+            start = 0;
         }
+        // An empty range of a list in its natural order: nothing to load.
+        Some(Value::List(_)) if dontsort => {}
         Some(Value::List(l)) => elems.extend(l.iter().map(|it| it.to_vec())),
         Some(Value::Set(s)) => elems.extend(s.iter().map(|it| it.to_vec())),
         Some(Value::ZSet(z)) if dontsort => {
@@ -434,7 +434,8 @@ fn sort_generic(ctx: &mut Ctx, readonly: bool) -> CmdResult {
     }
 
     let rows = if end >= start { (end - start + 1) as usize } else { 0 };
-    let range = start.max(0) as usize..start.max(0) as usize + rows;
+    let first = if rows == 0 { 0 } else { start as usize };
+    let range = first..first + rows;
     let gets: Vec<Pat> = o.gets.iter().map(|p| split_pattern(p)).collect();
     let outlen = if gets.is_empty() { rows } else { rows * gets.len() };
 

@@ -232,7 +232,7 @@ impl List {
             l.push(v, false, fill);
         }
         let (size_limit, count_limit) = node_limits(fill);
-        if l.nodes.len() <= 1 && l.nodes.front().map_or(true, |n| n.sz as usize <= size_limit && n.count() <= count_limit) {
+        if l.nodes.len() <= 1 && l.nodes.front().is_none_or(|n| n.sz as usize <= size_limit && n.count() <= count_limit) {
             l.quick = false;
         }
         if let Some(n) = l.nodes.back_mut() {
