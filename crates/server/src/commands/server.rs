@@ -612,6 +612,9 @@ fn keys_of(args: &[&[u8]]) -> Result<Vec<(usize, Vec<&'static str>)>, Error> {
     if def.key_specs.is_empty() {
         return Err("ERR The command has no key arguments".into());
     }
+    if let Some(keys) = super::sort::getkeys(def.name, args) {
+        return Ok(keys);
+    }
     let mut out = Vec::new();
     for spec in def.key_specs {
         let last = if spec.lastkey < 0 { n + spec.lastkey } else { spec.begin + spec.lastkey };

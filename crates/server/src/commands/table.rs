@@ -156,7 +156,8 @@ impl CommandDef {
         match self.group {
             "string" => v.push("@string"),
             "bitmap" => v.push("@bitmap"),
-            "generic" => v.push("@keyspace"),
+            // SORT's categories are its element types, not @keyspace (as in Redis).
+            "generic" if !matches!(self.name, "sort" | "sort_ro") => v.push("@keyspace"),
             "connection" => v.push("@connection"),
             "scripting" => v.push("@scripting"),
             "hash" => v.push("@hash"),
@@ -410,7 +411,8 @@ pub static COMMANDS: &[CommandDef] = &[
     // end of sorted_sets
     //
     // sort (commands/sort.rs)
-    //
+    cmd("sort", "generic", -2, WRITE | DENYOOM | MOVABLE_KEYS, K1, sort::sort).lock(Lock::Custom(sort::sort_slots)).acl(&["@set", "@sortedset", "@list", "@dangerous"]).specs(&[ks(1, 0, 1, "RO access")]).doc("1.0.0", "O(N+M*log(M)) where N is the number of elements in the list or set to sort, and M the number of returned elements. When the elements are not sorted, complexity is O(N).", "Sorts the elements in a list, a set, or a sorted set, optionally storing the result."),
+    cmd("sort_ro", "generic", -2, READONLY | MOVABLE_KEYS, K1, sort::sort_ro).lock(Lock::Custom(sort::sort_ro_slots)).acl(&["@set", "@sortedset", "@list", "@dangerous"]).specs(&[ks(1, 0, 1, "RO access")]).doc("7.0.0", "O(N+M*log(M)) where N is the number of elements in the list or set to sort, and M the number of returned elements. When the elements are not sorted, complexity is O(N).", "Returns the sorted elements of a list, a set, or a sorted set."),
     // end of sort
     //
     // hyperloglog (commands/hyperloglog.rs)

@@ -224,6 +224,23 @@ impl List {
         h.finalize().into()
     }
 
+    /// A new list of `items` built the way Redis builds a result list (SORT ... STORE):
+    /// pushed into a quicklist, which becomes a listpack when everything fit one node.
+    pub fn from_items<'a>(items: impl IntoIterator<Item = &'a [u8]>, fill: i64) -> List {
+        let mut l = List { quick: true, ..List::default() };
+        for v in items {
+            l.push(v, false, fill);
+        }
+        let (size_limit, count_limit) = node_limits(fill);
+        if l.nodes.len() <= 1 && l.nodes.front().is_none_or(|n| n.sz as usize <= size_limit && n.count() <= count_limit) {
+            l.quick = false;
+        }
+        if let Some(n) = l.nodes.back_mut() {
+            n.p.shrink_to_fit();
+        }
+        l
+    }
+
     /// Before adding `count` elements of `bytes` raw bytes in all: a listpack that
     /// would outgrow one node becomes a quicklist (Redis converts before the push).
     pub fn grow_check(&mut self, fill: i64, bytes: usize, count: usize) {
