@@ -11,7 +11,6 @@ use super::sorted_sets::{limits, store_result, zadd_one, Outcome, NX, XX};
 use super::{err, CmdResult, Ctx, Error, Typed};
 use crate::keyspace::types::ZSet;
 use crate::keyspace::{Keyspace, Slot};
-use crate::util::parse_f64;
 use ferrokv_protocol::ReplyBuf;
 
 const LAT_MIN: f64 = -85.05112878;
@@ -21,6 +20,8 @@ const LON_MAX: f64 = 180.0;
 const STEP_MAX: u8 = 26;
 const EARTH_RADIUS: f64 = 6372797.560856;
 const MERCATOR_MAX: f64 = 20037726.37;
+/// 2^63: where C's double to 64-bit integer conversions stop being exact.
+const TWO63: f64 = (1u64 << 63) as f64;
 const D_R: f64 = std::f64::consts::PI / 180.0;
 
 const WGS_LON: Range = Range { min: LON_MIN, max: LON_MAX };
@@ -70,8 +71,8 @@ fn squash(x: u64) -> u32 {
 }
 
 fn encode(lon_r: Range, lat_r: Range, lon: f64, lat: f64, step: u8) -> Option<Hash> {
-    // NaN passes these checks in Redis too; it never reaches here (arguments refuse it).
-    if lon > LON_MAX || lon < LON_MIN || lat > LAT_MAX || lat < LAT_MIN {
+    // Redis lets NaN through these checks; it never reaches here (arguments refuse it).
+    if !(LON_MIN..=LON_MAX).contains(&lon) || !(LAT_MIN..=LAT_MAX).contains(&lat) {
         return None;
     }
     if lat < lat_r.min || lat > lat_r.max || lon < lon_r.min || lon > lon_r.max {
@@ -104,7 +105,6 @@ fn decode(lon_r: Range, lat_r: Range, h: Hash) -> Area {
 /// applies to any score, including ones ZADD put there): negative values wrap, values
 /// past 2^64 and infinities give the "integer indefinite" pattern.
 fn score_bits(score: f64) -> u64 {
-    const TWO63: f64 = 9_223_372_036_854_775_808.0;
     let cvtt = |v: f64| if (-TWO63..TWO63).contains(&v) { v as i64 } else { i64::MIN };
     if score < TWO63 {
         cvtt(score) as u64
@@ -180,9 +180,9 @@ fn estimate_step(mut range_m: f64, lat: f64) -> u8 {
         step += 1;
     }
     step -= 2;
-    if lat > 66.0 || lat < -66.0 {
+    if !(-66.0..=66.0).contains(&lat) {
         step -= 1;
-        if lat > 80.0 || lat < -80.0 {
+        if !(-80.0..=80.0).contains(&lat) {
             step -= 1;
         }
     }
@@ -261,10 +261,8 @@ impl Shape {
         let mut n = neighbours(hash);
         let area = |h: Hash| decode(WGS_LON, WGS_LAT, h);
         // A border cell too close to the area: one level coarser.
-        let too_small = area(n[1]).lat.max < max_lat
-            || area(n[2]).lat.min > min_lat
-            || area(n[3]).lon.max < max_lon
-            || area(n[4]).lon.min > min_lon;
+        let too_small =
+            area(n[1]).lat.max < max_lat || area(n[2]).lat.min > min_lat || area(n[3]).lon.max < max_lon || area(n[4]).lon.min > min_lon;
         if step > 1 && too_small {
             step -= 1;
             hash = at(step);
@@ -351,6 +349,16 @@ impl Shape {
 
 // ---- arguments and replies ----
 
+/// A double argument as Redis's `string2d` takes it: on top of the shared parser's
+/// rules, a value that overflows to infinity or underflows to zero is refused.
+fn parse_f64(a: &[u8]) -> Option<f64> {
+    let v = crate::util::parse_f64(a)?;
+    let mantissa = a.split(|c| matches!(c, b'e' | b'E')).next().unwrap_or(a);
+    let out_of_range =
+        (v.is_infinite() && a.iter().any(u8::is_ascii_digit)) || (v == 0.0 && mantissa.iter().any(|c| matches!(c, b'1'..=b'9')));
+    (!out_of_range).then_some(v)
+}
+
 fn lonlat(lon: &[u8], lat: &[u8]) -> Result<(f64, f64), Error> {
     let lon = parse_f64(lon).ok_or(Error::from(err::NOT_FLOAT))?;
     let lat = parse_f64(lat).ok_or(Error::from(err::NOT_FLOAT))?;
@@ -426,7 +434,7 @@ fn distance_str(d: f64) -> String {
         return "0.0000".into();
     }
     let v = (d * 10000.0).round_ties_even();
-    let sv = if v >= -9.223_372_036_854_775_808e18 && v < 9.223_372_036_854_775_808e18 { v as i64 } else { i64::MIN };
+    let sv = if (-TWO63..TWO63).contains(&v) { v as i64 } else { i64::MIN };
     let u = sv.unsigned_abs();
     format!("{}{}.{:04}", if sv < 0 { "-" } else { "" }, u / 10000, u % 10000)
 }
@@ -480,7 +488,13 @@ pub fn geoadd(ctx: &mut Ctx) -> CmdResult {
     if z.is_packed() && elements > lim.entries {
         z.convert_to_tree();
     }
-    let flags = if nx { NX } else if xx { XX } else { 0 };
+    let flags = if nx {
+        NX
+    } else if xx {
+        XX
+    } else {
+        0
+    };
     let (mut added, mut updated) = (0i64, 0i64);
     for (i, &bits) in scores.iter().enumerate() {
         match zadd_one(z, args[idx + i * 3 + 2], bits as f64, flags, lim) {
@@ -683,16 +697,8 @@ fn search_generic(ctx: &mut Ctx, mode: Mode) -> CmdResult {
 /// Parses a search's arguments in Redis's order (so the same error wins) and runs it.
 fn run_search<'a>(args: &'a [&'a [u8]], z: Option<&ZSet>, mode: Mode) -> Result<Found<'a>, Error> {
     let mut shape = Shape { lon: 0.0, lat: 0.0, conversion: 0.0, kind: Kind::Radius(0.0) };
-    let mut q = Query {
-        store: None,
-        storedist: false,
-        withdist: false,
-        withhash: false,
-        withcoord: false,
-        sort: Sort::None,
-        any: false,
-        count: 0,
-    };
+    let mut q =
+        Query { store: None, storedist: false, withdist: false, withhash: false, withcoord: false, sort: Sort::None, any: false, count: 0 };
     let (search, store_ok) = match mode {
         Mode::Radius { store, .. } => (false, store),
         Mode::Search { .. } => (true, false),
