@@ -312,8 +312,8 @@ impl<'a, 's> Ctx<'a, 's> {
         let wakes = matches!(value, Value::List(_) | Value::ZSet(_));
         // Only when someone listens: a key being created raises `new` (and an expired
         // one it replaces its `expired` first, as Redis's write lookup does).
-        let created = self.client.settings.notify_flags & (crate::notify::NEW | crate::notify::EXPIRED) != 0
-            && self.lookup_in(db, key).is_none();
+        let created =
+            self.client.settings.notify_flags & (crate::notify::NEW | crate::notify::EXPIRED) != 0 && self.lookup_in(db, key).is_none();
         self.keys.shard_mut(slot).put(hash, key, value, expire_at, lru, hint);
         if wakes {
             self.signal_ready_in(db, key);
