@@ -352,7 +352,12 @@ fn keyspace_events(v: &str) -> Result<String, String> {
     }
     let mut out = String::new();
     if flags & ALL == ALL {
+        // Redis shows `A` alone but still acts on `n`: the stored value keeps it and
+        // CONFIG GET hides it (`shown`).
         out.push('A');
+        if flags & (1 << 14) != 0 {
+            out.push('n');
+        }
     } else {
         out.extend(CLASSES.iter().filter(|(_, b)| flags & b != 0).map(|(c, _)| *c));
     }
@@ -579,6 +584,8 @@ impl Config {
     fn shown(o: &Opt, stored: &str) -> String {
         if o.name == "dir" {
             cwd()
+        } else if o.name == "notify-keyspace-events" && stored.starts_with('A') {
+            stored.replace('n', "")
         } else {
             stored.to_string()
         }
@@ -946,6 +953,7 @@ mod tests {
         assert_eq!(normalize(o("maxmemory-clients"), "10%").unwrap(), "10%");
         assert_eq!(normalize(o("unixsocketperm"), "0700").unwrap(), "700");
         assert_eq!(normalize(o("notify-keyspace-events"), "KEA").unwrap(), "AKE");
+        assert_eq!(normalize(o("notify-keyspace-events"), "nKEAm").unwrap(), "AnKEm");
         assert_eq!(normalize(o("notify-keyspace-events"), "xgE").unwrap(), "gxE");
         assert_eq!(normalize(o("shutdown-on-sigint"), "now nosave").unwrap(), "nosave now");
         assert_eq!(normalize(o("latency-tracking-info-percentiles"), "50.5000 99").unwrap(), "50.5 99");

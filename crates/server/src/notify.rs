@@ -45,7 +45,7 @@ pub fn flags_from_str(s: &str) -> u32 {
 
 /// The two messages of one event, if the configuration asks for them: publishes to
 /// the keyspace and keyevent channels. `own` receives what the acting client itself
-/// is subscribed to (ahead of its reply, as in Redis).
+/// is subscribed to; callers queue it to follow the reply ([`defer_own`]).
 pub fn publish(
     srv: &crate::server::Server,
     flags: u32,
@@ -69,4 +69,28 @@ pub fn publish(
         let chan = format!("__keyevent@{db}__:{event}");
         srv.pubsub.publish(crate::pubsub::Kind::Channel, chan.as_bytes(), key, limits, (me, out));
     }
+}
+
+thread_local! {
+    /// Notifications the acting client receives itself: Redis 7.2 sends them after
+    /// the command's reply (after EXEC's whole reply inside a transaction). Commands
+    /// run synchronously on one thread, so the pending bytes never cross clients.
+    static OWN: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Queues a push for the acting client, to follow its reply.
+pub fn defer_own(bytes: &[u8]) {
+    OWN.with(|o| o.borrow_mut().extend_from_slice(bytes));
+}
+
+/// Appends the acting client's pending pushes to its output.
+#[inline]
+pub fn flush_own(out: &mut Vec<u8>) {
+    OWN.with(|o| {
+        let mut o = o.borrow_mut();
+        if !o.is_empty() {
+            out.extend_from_slice(&o);
+            o.clear();
+        }
+    });
 }

@@ -61,11 +61,11 @@ fn resp3_push_frames_and_publishing_to_self() {
     let mut c = s.raw();
     c.cmd("HELLO 3");
     assert_eq!(c.cmd("SUBSCRIBE me"), ">3\r\n$9\r\nsubscribe\r\n$2\r\nme\r\n:1\r\n");
-    // Any command works in RESP3; our own message arrives before PUBLISH's reply.
+    // Any command works in RESP3; our own message follows PUBLISH's reply (Redis 7.2).
     assert_eq!(c.cmd("SET k v"), "+OK\r\n");
     c.send(&[b"PUBLISH", b"me", b"hi"]);
-    assert_eq!(c.read(), ">3\r\n$7\r\nmessage\r\n$2\r\nme\r\n$2\r\nhi\r\n");
     assert_eq!(c.read(), ":1\r\n");
+    assert_eq!(c.read(), ">3\r\n$7\r\nmessage\r\n$2\r\nme\r\n$2\r\nhi\r\n");
     assert_eq!(c.cmd("PUBSUB NUMSUB me"), "%1\r\n$2\r\nme\r\n:1\r\n");
 }
 

@@ -273,6 +273,9 @@ pub fn run(ctx: &mut Ctx, readonly: bool) -> CmdResult {
         // Redis counts one change per effective SET/INCRBY. It also creates or pads
         // the key when every write failed (OVERFLOW FAIL) yet propagates nothing
         // then; we propagate that case too, so replicas and the AOF see the key.
+        if changes > 0 {
+            ctx.notify(crate::notify::STRING, "setbit", key);
+        }
         if changes > 0 || dirty {
             ctx.propagate_as_is();
             if changes > 1 {

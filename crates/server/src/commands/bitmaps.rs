@@ -86,6 +86,7 @@ pub fn setbit(ctx: &mut Ctx) -> CmdResult {
         } else {
             v[byte] &= !mask;
         }
+        ctx.notify(crate::notify::STRING, "setbit", key);
         ctx.propagate_as_is();
     }
     ctx.out.int(old as i64);
@@ -325,10 +326,12 @@ pub fn bitop(ctx: &mut Ctx) -> CmdResult {
     // Redis propagates the command itself, also when it only deleted the target.
     if res.is_empty() {
         if ctx.remove(dest).is_some() {
+            ctx.notify(crate::notify::GENERIC, "del", dest);
             ctx.propagate_as_is();
         }
     } else {
         ctx.store_hinted(dest, Value::Str(Blob::from_vec(res)), 0, enc::RAW);
+        ctx.notify(crate::notify::STRING, "set", dest);
         ctx.propagate_as_is();
     }
     ctx.out.int(maxlen as i64);

@@ -3,6 +3,7 @@
 
 use super::{err, CmdResult, Ctx, Error};
 use crate::keyspace::types::{Hash, Item};
+use crate::notify::HASH;
 use crate::util::{incrbyfloat_text, parse_canonical_i64, parse_f64};
 use ferrokv_protocol::ReplyBuf;
 
@@ -30,6 +31,7 @@ fn set_pairs(ctx: &mut Ctx) -> Result<i64, Error> {
         created += h.set(pair[0], pair[1], me, mv) as i64;
     }
     h.compact();
+    ctx.notify(HASH, "hset", key);
     ctx.propagate_as_is();
     Ok(created)
 }
@@ -57,6 +59,7 @@ pub fn hsetnx(ctx: &mut Ctx) -> CmdResult {
     h.prepare(&args[2..4], me, mv);
     h.set(args[2], args[3], me, mv);
     h.compact();
+    ctx.notify(HASH, "hset", key);
     ctx.propagate_as_is();
     ctx.out.int(1);
     Ok(())
@@ -104,6 +107,7 @@ pub fn hdel(ctx: &mut Ctx) -> CmdResult {
     }
     h.compact();
     if deleted > 0 {
+        ctx.notify(HASH, "hdel", key);
         ctx.drop_if_empty(key);
         ctx.propagate_as_is();
     }
@@ -190,6 +194,7 @@ pub fn hincrby(ctx: &mut Ctx) -> CmdResult {
     let new = cur.checked_add(incr).ok_or(Error::from(err::OVERFLOW))?;
     h.set(field, itoa::Buffer::new().format(new).as_bytes(), me, mv);
     h.compact();
+    ctx.notify(HASH, "hincrby", key);
     ctx.propagate_as_is();
     ctx.out.int(new);
     Ok(())
@@ -231,6 +236,7 @@ pub fn hincrbyfloat(ctx: &mut Ctx) -> CmdResult {
     let s = incrbyfloat_text(&cur_text, by_text, new);
     h.set(field, s.as_bytes(), me, mv);
     h.compact();
+    ctx.notify(HASH, "hincrbyfloat", key);
     // The effect is the resulting value, so replicas never redo float arithmetic.
     ctx.propagate(&[b"HSET", key, field, s.as_bytes()]);
     ctx.out.bulk(s.as_bytes());

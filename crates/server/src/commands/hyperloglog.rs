@@ -445,6 +445,7 @@ pub fn pfadd(ctx: &mut Ctx) -> CmdResult {
     }
     put_hll(ctx, key, s);
     if updated {
+        ctx.notify(crate::notify::STRING, "pfadd", key);
         ctx.propagate_as_is();
     }
     ctx.out.int(updated as i64);
@@ -511,6 +512,7 @@ pub fn pfmerge(ctx: &mut Ctx) -> CmdResult {
     }
     invalidate(&mut s);
     put_hll(ctx, dest, s);
+    ctx.notify(crate::notify::STRING, "pfadd", dest);
     ctx.propagate_as_is();
     ctx.out.ok();
     Ok(())

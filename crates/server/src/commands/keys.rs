@@ -3,11 +3,13 @@
 
 use super::{err, CmdResult, Ctx, Error};
 use crate::keyspace::{hash_key, Keyspace, Slot, Value, SHARDS};
+use crate::notify::GENERIC;
 
 pub fn del(ctx: &mut Ctx) -> CmdResult {
     let mut n = 0;
     for &key in &ctx.args[1..] {
         if ctx.remove(key).is_some() {
+            ctx.notify(GENERIC, "del", key);
             ctx.propagate(&[b"DEL", key]);
             n += 1;
         }
@@ -56,6 +58,8 @@ fn rename_generic(ctx: &mut Ctx, nx: bool) -> CmdResult {
     // the encoding hint travels with the value.
     let db = ctx.db();
     ctx.store_in_hinted(db, dst, e.value, expire_at, e.enc);
+    ctx.notify(GENERIC, "rename_from", src);
+    ctx.notify(GENERIC, "rename_to", dst);
     ctx.propagate_as_is();
     if nx {
         ctx.out.int(1);
@@ -332,6 +336,8 @@ pub fn move_(ctx: &mut Ctx) -> CmdResult {
     }
     let e = ctx.remove_in(src, key).expect("present");
     ctx.store_in_hinted(dst, key, e.value, e.expire_at, e.enc);
+    ctx.notify_in(src, GENERIC, "move_from", key);
+    ctx.notify_in(dst, GENERIC, "move_to", key);
     ctx.propagate_as_is();
     ctx.out.int(1);
     Ok(())
@@ -375,7 +381,8 @@ pub fn copy(ctx: &mut Ctx) -> CmdResult {
     if src == dst && src_key == dst_key {
         return Err("ERR source and destination objects are the same".into());
     }
-    let Some(e) = ctx.lookup_in(src, src_key) else {
+    // A read of the source, as in Redis (hit/miss counted, `keymiss` raised).
+    let Some(e) = ctx.lookup_read(src_key) else {
         ctx.out.int(0);
         return Ok(());
     };
@@ -388,6 +395,7 @@ pub fn copy(ctx: &mut Ctx) -> CmdResult {
         ctx.remove_in(dst, dst_key);
     }
     ctx.store_in_hinted(dst, dst_key, value, expire_at, enc);
+    ctx.notify_in(dst, GENERIC, "copy_to", dst_key);
     ctx.propagate_as_is();
     ctx.out.int(1);
     Ok(())
@@ -437,9 +445,11 @@ fn expire_generic(ctx: &mut Ctx, unit_ms: bool, absolute: bool) -> CmdResult {
     }
     if at <= ctx.now as i64 {
         ctx.remove(key);
+        ctx.notify(GENERIC, "del", key);
         ctx.propagate(&[b"DEL", key]);
     } else {
         ctx.set_expire(key, at as u64);
+        ctx.notify(GENERIC, "expire", key);
         if unit_ms && absolute {
             ctx.propagate_as_is();
         } else {
@@ -507,6 +517,7 @@ pub fn persist(ctx: &mut Ctx) -> CmdResult {
     let had = ctx.lookup(key).is_some_and(|e| e.expire_at != 0);
     if had {
         ctx.set_expire(key, 0);
+        ctx.notify(GENERIC, "persist", key);
         ctx.propagate_as_is();
     }
     ctx.out.int(had as i64);
@@ -516,7 +527,8 @@ pub fn persist(ctx: &mut Ctx) -> CmdResult {
 pub fn touch(ctx: &mut Ctx) -> CmdResult {
     let mut n = 0;
     for &key in &ctx.args[1..] {
-        if ctx.lookup(key).is_some() {
+        // A read lookup in Redis: hits, misses and `keymiss` events count.
+        if ctx.lookup_read(key).is_some() {
             n += 1;
         }
     }
@@ -530,7 +542,7 @@ fn lfu_policy(ctx: &Ctx) -> bool {
 
 pub fn object_encoding(ctx: &mut Ctx) -> CmdResult {
     let key = ctx.args[2];
-    match ctx.lookup_notouch(key) {
+    match ctx.lookup_quiet(key) {
         Some(e) => {
             let enc = e.value.encoding(e.enc);
             ctx.out.bulk(enc.as_bytes());
@@ -545,7 +557,7 @@ pub fn object_freq(ctx: &mut Ctx) -> CmdResult {
         return Err("ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.".into());
     }
     let key = ctx.args[2];
-    match ctx.lookup_notouch(key) {
+    match ctx.lookup_quiet(key) {
         Some(_) => ctx.out.int(0),
         None => ctx.out.null(),
     }
@@ -558,7 +570,7 @@ pub fn object_idletime(ctx: &mut Ctx) -> CmdResult {
     }
     let key = ctx.args[2];
     let clock = ctx.srv.lru_clock();
-    let idle = ctx.lookup_notouch(key).map(|e| clock.saturating_sub(e.lru));
+    let idle = ctx.lookup_quiet(key).map(|e| clock.saturating_sub(e.lru));
     match idle {
         Some(i) => ctx.out.int(i as i64),
         None => ctx.out.null(),
@@ -572,7 +584,7 @@ pub fn object_refcount(ctx: &mut Ctx) -> CmdResult {
         Value::Str(b) => crate::util::parse_canonical_i64(b).is_some_and(|n| (0..10000).contains(&n)),
         _ => false,
     };
-    match ctx.lookup_notouch(key) {
+    match ctx.lookup_quiet(key) {
         // Redis shares the integers 0..9999 and reports them as immortal.
         Some(e) if shared_int(&e.value) => ctx.out.int(i32::MAX as i64),
         Some(_) => ctx.out.int(1),

@@ -9,6 +9,7 @@ use ferrokv_protocol::ReplyBuf;
 use super::{err, CmdResult, Ctx, Error, Typed};
 use crate::keyspace::types::{Item, List};
 use crate::keyspace::{Keyspace, Slot};
+use crate::notify::LIST;
 
 const OUT_OF_RANGE_POSITIVE: &str = "ERR value is out of range, must be positive";
 
@@ -32,8 +33,10 @@ fn list_mut<'c>(ctx: &'c mut Ctx, key: &[u8]) -> Result<Option<&'c mut List>, Er
     }
 }
 
-/// Deletes `key` if its list was emptied, else gives the encoding a chance to shrink.
-fn after_removal(ctx: &mut Ctx, key: &[u8]) {
+/// Raises the removal's `event`, then deletes `key` if its list was emptied (a `del`
+/// event), else gives the encoding a chance to shrink.
+fn after_removal(ctx: &mut Ctx, key: &[u8], event: &str) {
+    ctx.notify(LIST, event, key);
     let f = fill(ctx);
     if !ctx.drop_if_empty(key) {
         if let Ok(Some(l)) = list_mut(ctx, key) {
@@ -43,6 +46,24 @@ fn after_removal(ctx: &mut Ctx, key: &[u8]) {
 }
 
 /// LEFT/RIGHT: true for the head.
+/// The event of a pop from the head or the tail.
+fn pop_event(front: bool) -> &'static str {
+    if front {
+        "lpop"
+    } else {
+        "rpop"
+    }
+}
+
+/// The event of a push onto the head or the tail.
+fn push_event(front: bool) -> &'static str {
+    if front {
+        "lpush"
+    } else {
+        "rpush"
+    }
+}
+
 fn side(ctx: &Ctx, i: usize) -> Result<bool, Error> {
     if ctx.is(i, "left") {
         Ok(true)
@@ -68,6 +89,7 @@ fn push(ctx: &mut Ctx, front: bool, xx: bool) -> CmdResult {
     }
     let n = l.len();
     ctx.out.int(n as i64);
+    ctx.notify(LIST, push_event(front), key);
     ctx.propagate_as_is();
     Ok(())
 }
@@ -100,7 +122,7 @@ fn pop_range_reply(ctx: &mut Ctx, key: &[u8], front: bool, count: usize) -> Resu
     for v in &vals {
         ctx.out.bulk(v);
     }
-    after_removal(ctx, key);
+    after_removal(ctx, key, pop_event(front));
     Ok(n)
 }
 
@@ -132,7 +154,7 @@ fn pop(ctx: &mut Ctx, front: bool) -> CmdResult {
         None => {
             let v = l.pop(front).expect("lists are never empty");
             ctx.out.bulk(&v);
-            after_removal(ctx, key);
+            after_removal(ctx, key, pop_event(front));
         }
         Some(c) => {
             pop_range_reply(ctx, key, front, c)?;
@@ -219,6 +241,7 @@ pub fn lset(ctx: &mut Ctx) -> CmdResult {
     }
     l.shrink_check(f);
     ctx.out.ok();
+    ctx.notify(LIST, "lset", key);
     ctx.propagate_as_is();
     Ok(())
 }
@@ -244,6 +267,7 @@ pub fn linsert(ctx: &mut Ctx) -> CmdResult {
     }
     let n = l.len();
     ctx.out.int(n as i64);
+    ctx.notify(LIST, "linsert", key);
     ctx.propagate_as_is();
     Ok(())
 }
@@ -257,7 +281,7 @@ pub fn lrem(ctx: &mut Ctx) -> CmdResult {
     };
     let removed = l.remove_matching(v, count.unsigned_abs() as usize, count < 0);
     if removed > 0 {
-        after_removal(ctx, key);
+        after_removal(ctx, key, "lrem");
         ctx.propagate_as_is();
     }
     ctx.out.int(removed as i64);
@@ -279,7 +303,7 @@ pub fn ltrim(ctx: &mut Ctx) -> CmdResult {
     l.remove_range(0, ltrim);
     let left = l.len();
     l.remove_range(left - rtrim, rtrim);
-    after_removal(ctx, key);
+    after_removal(ctx, key, "ltrim");
     if ltrim + rtrim > 0 {
         ctx.propagate_as_is();
     }
@@ -382,7 +406,8 @@ fn move_element(ctx: &mut Ctx, from_front: bool, to_front: bool) -> Result<Optio
     let d = ctx.write_or_create::<List>(dst, List::new)?;
     d.grow_check(f, v.len(), 1);
     d.push(&v, to_front, f);
-    after_removal(ctx, src);
+    ctx.notify(LIST, push_event(to_front), dst);
+    after_removal(ctx, src, pop_event(from_front));
     ctx.out.bulk(&v);
     Ok(Some(v))
 }
@@ -512,7 +537,7 @@ fn bpop(ctx: &mut Ctx, front: bool) -> CmdResult {
         ctx.out.array(2);
         ctx.out.bulk(key);
         ctx.out.bulk(&v);
-        after_removal(ctx, key);
+        after_removal(ctx, key, pop_event(front));
         ctx.propagate(&[if front { b"LPOP" } else { b"RPOP" }, key]);
         return Ok(());
     }

@@ -121,7 +121,10 @@ impl<'a, 's> Ctx<'a, 's> {
         let e = lookup_live(&mut self.keys, self.srv, !self.client.no_touch, self.now, self.client.db, key, hash);
         self.srv.stats.keyspace(e.is_some());
         let b = match e {
-            None => None,
+            None => {
+                key_miss(self.srv, self.client, key);
+                None
+            }
             Some(e) => match &e.value {
                 Value::Str(b) => Some(b),
                 _ => return Err(err::WRONGTYPE.into()),
@@ -138,8 +141,12 @@ impl<'a, 's> Ctx<'a, 's> {
     pub fn lookup_read(&mut self, key: &[u8]) -> Option<&mut Entry> {
         let db = self.client.db;
         let srv = self.srv;
-        let r = self.lookup_in(db, key);
+        let hash = self.hash_of(key);
+        let r = lookup_live(&mut self.keys, srv, !self.client.no_touch, self.now, db, key, hash);
         srv.stats.keyspace(r.is_some());
+        if r.is_none() {
+            key_miss(srv, self.client, key);
+        }
         r
     }
 
@@ -167,7 +174,10 @@ impl<'a, 's> Ctx<'a, 's> {
         let e = lookup_live(&mut self.keys, self.srv, !self.client.no_touch, self.now, self.client.db, key, hash);
         self.srv.stats.keyspace(e.is_some());
         match e {
-            None => Ok((None, &mut *self.out)),
+            None => {
+                key_miss(self.srv, self.client, key);
+                Ok((None, &mut *self.out))
+            }
             Some(e) => match T::of_mut(&mut e.value) {
                 Some(v) => Ok((Some(v), &mut *self.out)),
                 None => Err(err::WRONGTYPE.into()),
@@ -194,12 +204,14 @@ impl<'a, 's> Ctx<'a, 's> {
         Ok(self.write::<T>(key)?.expect("just stored"))
     }
 
-    /// Deletes `key` if it holds an emptied collection (Redis never keeps empty ones);
-    /// returns whether it did.
+    /// Deletes `key` if it holds an emptied collection (Redis never keeps empty ones)
+    /// and raises its `del` event; returns whether it did. Notify the command's own
+    /// event first: Redis sends it ahead of the `del`.
     pub fn drop_if_empty(&mut self, key: &[u8]) -> bool {
         let empty = self.lookup(key).is_some_and(|e| !matches!(e.value, Value::Str(_)) && e.value.is_empty());
         if empty {
             self.remove(key);
+            self.notify(crate::notify::GENERIC, "del", key);
         }
         empty
     }
@@ -274,6 +286,18 @@ impl<'a, 's> Ctx<'a, 's> {
         let hash = self.hash_of(key);
         let r = lookup_live(&mut self.keys, self.srv, false, self.now, self.client.db, key, hash);
         self.srv.stats.keyspace(r.is_some());
+        if r.is_none() {
+            key_miss(self.srv, self.client, key);
+        }
+        r
+    }
+
+    /// Like [`Ctx::lookup_notouch`] but a miss raises no `keymiss` event (OBJECT, as
+    /// in Redis).
+    pub fn lookup_quiet(&mut self, key: &[u8]) -> Option<&mut Entry> {
+        let hash = self.hash_of(key);
+        let r = lookup_live(&mut self.keys, self.srv, false, self.now, self.client.db, key, hash);
+        self.srv.stats.keyspace(r.is_some());
         r
     }
 
@@ -286,9 +310,16 @@ impl<'a, 's> Ctx<'a, 's> {
         let slot = Slot { db: db as u32, shard: crate::keyspace::shard_of(hash) as u32 };
         let lru = self.srv.lru_clock();
         let wakes = matches!(value, Value::List(_) | Value::ZSet(_));
+        // Only when someone listens: a key being created raises `new` (and an expired
+        // one it replaces its `expired` first, as Redis's write lookup does).
+        let created =
+            self.client.settings.notify_flags & (crate::notify::NEW | crate::notify::EXPIRED) != 0 && self.lookup_in(db, key).is_none();
         self.keys.shard_mut(slot).put(hash, key, value, expire_at, lru, hint);
         if wakes {
             self.signal_ready_in(db, key);
+        }
+        if created {
+            self.notify_in(db, crate::notify::NEW, "new", key);
         }
     }
 
@@ -312,10 +343,16 @@ impl<'a, 's> Ctx<'a, 's> {
 
     /// Publishes a keyspace event for `key` (current database) when
     /// `notify-keyspace-events` asks for its class.
+    #[inline]
     pub fn notify(&mut self, class: u32, event: &str, key: &[u8]) {
-        let flags = self.client.settings.notify_flags;
-        if flags & class != 0 {
-            crate::notify::publish(self.srv, flags, class, event, self.client.db, key, (self.client.shared.id, self.out));
+        self.notify_in(self.client.db, class, event, key);
+    }
+
+    /// Like [`Ctx::notify`] for a key of database `db` (MOVE, COPY ... DB).
+    #[inline]
+    pub fn notify_in(&mut self, db: usize, class: u32, event: &str, key: &[u8]) {
+        if self.client.settings.notify_flags & class != 0 {
+            notify_client(self.srv, self.client, class, event, db, key);
         }
     }
 
@@ -332,6 +369,24 @@ impl<'a, 's> Ctx<'a, 's> {
     /// Propagates the command exactly as the client sent it.
     pub fn propagate_as_is(&self) {
         self.propagate(self.args);
+    }
+}
+
+/// Publishes an event caused by `client`'s command. What the client receives itself
+/// waits in [`crate::notify`]'s pending pushes, to follow its reply as in Redis.
+fn notify_client(srv: &Server, client: &Client, class: u32, event: &str, db: usize, key: &[u8]) {
+    let mut own = ReplyBuf { buf: Vec::new(), resp3: false };
+    crate::notify::publish(srv, client.settings.notify_flags, class, event, db, key, (client.shared.id, &mut own));
+    if !own.buf.is_empty() {
+        crate::notify::defer_own(&own.buf);
+    }
+}
+
+/// A read lookup missed: the `keymiss` event, when asked for.
+#[inline]
+fn key_miss(srv: &Server, client: &Client, key: &[u8]) {
+    if client.settings.notify_flags & crate::notify::KEY_MISS != 0 {
+        notify_client(srv, client, crate::notify::KEY_MISS, "keymiss", client.db, key);
     }
 }
 
@@ -494,6 +549,7 @@ pub fn run_locked<'s>(
     let mut ctx = Ctx { srv, client, out, args, keys, now, hashes, cmd: def };
     let res = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| (def.handler)(&mut ctx)));
     let Ctx { client, out, keys, .. } = ctx;
+    let nested = client.capture.borrow().is_some();
     if watching && srv.dirty.load(std::sync::atomic::Ordering::Relaxed) != dirty {
         // The command changed something: its key arguments are touched.
         for i in key_positions(def, args.len()) {
@@ -525,6 +581,11 @@ pub fn run_locked<'s>(
             true
         }
     };
+    // The client's own keyspace notifications follow its reply (inside EXEC: the
+    // whole EXEC reply).
+    if !nested {
+        crate::notify::flush_own(&mut out.buf);
+    }
     // A command that blocked is counted once, when it is served or ends.
     if client.block.is_none() {
         let elapsed = crate::clock::since(start);

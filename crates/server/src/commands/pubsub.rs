@@ -125,9 +125,10 @@ pub fn forget(srv: &crate::server::Server, client: &mut Client) {
 fn publish_kind(ctx: &mut Ctx, kind: Kind) -> CmdResult {
     let limits = pubsub_limits(ctx);
     let id = ctx.client.shared.id;
-    let mut own = ferrokv_protocol::ReplyBuf::new();
+    let mut own = ferrokv_protocol::ReplyBuf { buf: Vec::new(), resp3: false };
     let n = ctx.srv.pubsub.publish(kind, ctx.args[1], ctx.args[2], limits, (id, &mut own));
-    ctx.out.buf.extend_from_slice(&own.buf);
+    // What we receive ourselves follows the reply (after EXEC's whole reply), as in Redis 7.2.
+    crate::notify::defer_own(&own.buf);
     ctx.propagate_as_is();
     ctx.out.int(n as i64);
     Ok(())

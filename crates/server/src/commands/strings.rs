@@ -3,6 +3,7 @@
 use super::{err, expire_at_from, CmdResult, Ctx, Error};
 use crate::keyspace::value::enc;
 use crate::keyspace::{Blob, Value};
+use crate::notify::{GENERIC, STRING};
 use crate::util::{incrbyfloat_text, parse_canonical_i64, parse_f64};
 
 pub fn get(ctx: &mut Ctx) -> CmdResult {
@@ -101,6 +102,10 @@ pub fn set(ctx: &mut Ctx) -> CmdResult {
             Ttl::At(t) => t,
         };
         ctx.store(key, Value::Str(Blob::new(val)), expire_at);
+        ctx.notify(STRING, "set", key);
+        if matches!(o.ttl, Ttl::At(_)) {
+            ctx.notify(GENERIC, "expire", key);
+        }
         // Like Redis: relative or second-resolution expiries become `SET k v PXAT ms`;
         // anything else is already deterministic and goes out as the client sent it.
         match o.ttl {
@@ -130,6 +135,7 @@ pub fn setnx(ctx: &mut Ctx) -> CmdResult {
         ctx.out.int(0);
     } else {
         ctx.store(key, Value::Str(Blob::new(val)), 0);
+        ctx.notify(STRING, "set", key);
         ctx.propagate(&[b"SET", key, val]);
         ctx.out.int(1);
     }
@@ -140,6 +146,8 @@ fn setex_generic(ctx: &mut Ctx, ms: bool) -> CmdResult {
     let (key, val) = (ctx.args[1], ctx.args[3]);
     let at = expire_at_from(ctx, ctx.args[2], ms, false, ctx.cmd.name)?;
     ctx.store(key, Value::Str(Blob::new(val)), at);
+    ctx.notify(STRING, "set", key);
+    ctx.notify(GENERIC, "expire", key);
     let mut b = itoa::Buffer::new();
     ctx.propagate(&[b"SET", key, val, b"PXAT", b.format(at).as_bytes()]);
     ctx.out.ok();
@@ -158,6 +166,7 @@ pub fn getset(ctx: &mut Ctx) -> CmdResult {
     let (key, val) = (ctx.args[1], ctx.args[2]);
     let old = ctx.get_str(key)?.map(|b| b.to_vec());
     ctx.store(key, Value::Str(Blob::new(val)), 0);
+    ctx.notify(STRING, "set", key);
     ctx.propagate(&[b"SET", key, val]);
     match old {
         Some(v) => ctx.out.bulk(&v),
@@ -173,6 +182,7 @@ pub fn getdel(ctx: &mut Ctx) -> CmdResult {
         return Ok(());
     };
     ctx.remove(key);
+    ctx.notify(GENERIC, "del", key);
     ctx.propagate(&[b"DEL", key]);
     ctx.out.bulk(&v);
     Ok(())
@@ -214,15 +224,18 @@ pub fn getex(ctx: &mut Ctx) -> CmdResult {
     match ttl {
         Some(Ttl::At(t)) if t <= ctx.now => {
             ctx.remove(key);
+            ctx.notify(GENERIC, "del", key);
             ctx.propagate(&[b"DEL", key]);
         }
         Some(Ttl::At(t)) => {
             ctx.set_expire(key, t);
+            ctx.notify(GENERIC, "expire", key);
             let mut b = itoa::Buffer::new();
             ctx.propagate(&[b"PEXPIREAT", key, b.format(t).as_bytes()]);
         }
         Some(Ttl::Clear) if ctx.lookup(key).is_some_and(|e| e.expire_at != 0) => {
             ctx.set_expire(key, 0);
+            ctx.notify(GENERIC, "persist", key);
             ctx.propagate(&[b"PERSIST", key]);
         }
         _ => {}
@@ -258,6 +271,7 @@ pub fn mset(ctx: &mut Ctx) -> CmdResult {
     }
     for p in ctx.args[1..].chunks(2) {
         ctx.store(p[0], Value::Str(Blob::new(p[1])), 0);
+        ctx.notify(STRING, "set", p[0]);
     }
     ctx.propagate_as_is();
     ctx.out.ok();
@@ -275,6 +289,7 @@ pub fn msetnx(ctx: &mut Ctx) -> CmdResult {
     }
     for p in args[1..].chunks(2) {
         ctx.store(p[0], Value::Str(Blob::new(p[1])), 0);
+        ctx.notify(STRING, "set", p[0]);
     }
     ctx.propagate(&[&[b"MSET".as_slice()], &args[1..]].concat());
     ctx.out.int(1);
@@ -304,6 +319,7 @@ pub fn append(ctx: &mut Ctx) -> CmdResult {
     // A new key is stored like SET would; appending edits the string in place (raw).
     let hint = if existed { enc::RAW } else { enc::AUTO };
     ctx.store_hinted(key, Value::Str(Blob::from_vec(v)), ttl, hint);
+    ctx.notify(STRING, "append", key);
     ctx.propagate_as_is();
     ctx.out.int(len as i64);
     Ok(())
@@ -337,6 +353,7 @@ fn incr_by(ctx: &mut Ctx, by: i64) -> CmdResult {
     let new = cur.checked_add(by).ok_or(Error::from(err::OVERFLOW))?;
     let mut b = itoa::Buffer::new();
     ctx.store(key, Value::Str(Blob::new(b.format(new).as_bytes())), ttl);
+    ctx.notify(STRING, "incrby", key);
     ctx.propagate_as_is();
     ctx.out.int(new);
     Ok(())
@@ -397,6 +414,7 @@ pub fn incrbyfloat(ctx: &mut Ctx) -> CmdResult {
     }
     let s = incrbyfloat_text(&cur_text, ctx.args[2], new);
     ctx.store_hinted(key, Value::Str(Blob::new(s.as_bytes())), ttl, enc::NOT_INT);
+    ctx.notify(STRING, "incrbyfloat", key);
     // The effect is the resulting value, so replicas never redo float arithmetic.
     ctx.propagate(&[b"SET", key, s.as_bytes(), b"KEEPTTL"]);
     ctx.out.bulk(s.as_bytes());
@@ -454,6 +472,7 @@ pub fn setrange(ctx: &mut Ctx) -> CmdResult {
     v[off as usize..end].copy_from_slice(val);
     let len = v.len();
     ctx.store_hinted(key, Value::Str(Blob::from_vec(v)), ttl, enc::RAW);
+    ctx.notify(STRING, "setrange", key);
     ctx.propagate_as_is();
     ctx.out.int(len as i64);
     Ok(())
