@@ -55,8 +55,15 @@ impl Journal {
     }
 
     fn push(&self, inner: &mut Inner, db: usize, args: &[&[u8]]) {
+        self.push_in(inner, Some(db), args);
+    }
+
+    /// Appends `args`, preceded by a SELECT when `db` differs from the stream's;
+    /// `None` writes the command in whatever database is selected (MULTI and EXEC,
+    /// which Redis writes before the first SELECT of a transaction).
+    fn push_in(&self, inner: &mut Inner, db: Option<usize>, args: &[&[u8]]) {
         inner.scratch.clear();
-        if inner.last_db != Some(db) {
+        if let Some(db) = db.filter(|d| inner.last_db != Some(*d)) {
             let mut b = itoa::Buffer::new();
             encode(&mut inner.scratch, &[b"SELECT", b.format(db).as_bytes()]);
             inner.last_db = Some(db);
@@ -85,14 +92,14 @@ impl Journal {
         let mut refs: Vec<&[u8]> = Vec::new();
         for (i, (db, args)) in cmds.iter().enumerate() {
             if wrap && i == 0 {
-                self.push(&mut g, *db, &[b"MULTI"]);
+                self.push_in(&mut g, None, &[b"MULTI"]);
             }
             refs.clear();
             refs.extend(args.iter().map(|a| a.as_slice()));
             self.push(&mut g, *db, &refs);
         }
         if wrap {
-            self.push(&mut g, cmds[cmds.len() - 1].0, &[b"EXEC"]);
+            self.push_in(&mut g, None, &[b"EXEC"]);
         }
     }
 
