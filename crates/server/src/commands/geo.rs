@@ -512,6 +512,7 @@ pub fn geoadd(ctx: &mut Ctx) -> CmdResult {
             zargs.push(t.as_bytes());
             zargs.push(args[idx + i * 3 + 2]);
         }
+        ctx.notify(crate::notify::ZSET, "zadd", key);
         ctx.propagate(&zargs);
     }
     ctx.out.int(if ch { added + updated } else { added });
@@ -664,7 +665,8 @@ fn search_generic(ctx: &mut Ctx, mode: Mode) -> CmdResult {
             items.into_iter().map(|p| (p.member, if q.storedist { p.dist / conversion } else { p.score })).collect();
         // GEORADIUS's destination is no key position: WATCH must hear of it here.
         let changed = n > 0 || ctx.exists(dst);
-        store_result(ctx, dst, zitems);
+        let event = if matches!(mode, Mode::Search { .. }) { "geosearchstore" } else { "georadiusstore" };
+        store_result(ctx, dst, zitems, event);
         if changed && matches!(mode, Mode::Radius { .. }) {
             ctx.srv.watches.touch(ctx.client.db, dst, n == 0);
         }

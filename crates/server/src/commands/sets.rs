@@ -10,6 +10,7 @@ use crate::keyspace::types::packed::Item;
 use crate::keyspace::types::set::{sample_ascending, Limits};
 use crate::keyspace::types::Set;
 use crate::keyspace::{Keyspace, Slot};
+use crate::notify::{GENERIC, SET};
 
 fn limits(ctx: &Ctx) -> Limits {
     let s = &ctx.client.settings;
@@ -34,6 +35,7 @@ pub fn sadd(ctx: &mut Ctx) -> CmdResult {
     let set = ctx.write::<Set>(key)?.expect("present");
     let added = members.iter().filter(|m| set.add(m, &lim)).count();
     if added > 0 {
+        ctx.notify(SET, "sadd", key);
         ctx.propagate_as_is();
     }
     ctx.out.int(added as i64);
@@ -57,6 +59,7 @@ pub fn srem(ctx: &mut Ctx) -> CmdResult {
         }
     }
     if deleted > 0 {
+        ctx.notify(SET, "srem", key);
         ctx.drop_if_empty(key);
         ctx.propagate_as_is();
     }
@@ -177,6 +180,7 @@ fn inter(ctx: &mut Ctx, from: usize, to: usize, dst: Option<&[u8]>, mode: Mode) 
             Mode::Store => {
                 let dst = dst.expect("store has a destination");
                 if ctx.remove(dst).is_some() {
+                    ctx.notify(GENERIC, "del", dst);
                     ctx.propagate_as_is();
                 }
                 ctx.out.int(0);
@@ -226,7 +230,7 @@ fn inter(ctx: &mut Ctx, from: usize, to: usize, dst: Option<&[u8]>, mode: Mode) 
             }
             out.maybe_to_intset(&lim);
             out.shrink_to_fit();
-            store_result(ctx, dst.expect("store has a destination"), out);
+            store_result(ctx, dst.expect("store has a destination"), out, "sinterstore");
         }
     }
     Ok(())
@@ -234,12 +238,14 @@ fn inter(ctx: &mut Ctx, from: usize, to: usize, dst: Option<&[u8]>, mode: Mode) 
 
 /// Stores a *STORE result (deleting the destination for an empty one) and replies
 /// with its size.
-fn store_result(ctx: &mut Ctx, dst: &[u8], result: Set) {
+fn store_result(ctx: &mut Ctx, dst: &[u8], result: Set, event: &str) {
     let n = result.len();
     if n > 0 {
         ctx.store(dst, result.into_value(), 0);
+        ctx.notify(SET, event, dst);
         ctx.propagate_as_is();
     } else if ctx.remove(dst).is_some() {
+        ctx.notify(GENERIC, "del", dst);
         ctx.propagate_as_is();
     }
     ctx.out.int(n as i64);
@@ -335,7 +341,10 @@ fn union_diff(ctx: &mut Ctx, from: usize, dst: Option<&[u8]>, op: Op) -> CmdResu
         }
     }
     match dst {
-        Some(dst) => store_result(ctx, dst, out),
+        Some(dst) => {
+            let event = if op == Op::Union { "sunionstore" } else { "sdiffstore" };
+            store_result(ctx, dst, out, event)
+        }
         None => reply_members(ctx, &out),
     }
     Ok(())
@@ -367,11 +376,14 @@ pub fn smove(ctx: &mut Ctx) -> CmdResult {
         ctx.out.int(0);
         return Ok(());
     }
+    ctx.notify(SET, "srem", src);
     ctx.drop_if_empty(src);
     if !dst_exists {
         ctx.store(dst, Set::create_for(member, 1, &lim).into_value(), 0);
     }
-    ctx.write::<Set>(dst)?.expect("present").add(member, &lim);
+    if ctx.write::<Set>(dst)?.expect("present").add(member, &lim) {
+        ctx.notify(SET, "sadd", dst);
+    }
     ctx.propagate_as_is();
     ctx.out.int(1);
     Ok(())
@@ -389,6 +401,7 @@ pub fn spop(ctx: &mut Ctx) -> CmdResult {
         return Ok(());
     };
     let v = set.pop_random(&mut rand::thread_rng());
+    ctx.notify(SET, "spop", key);
     ctx.drop_if_empty(key);
     ctx.propagate(&[b"SREM", key, &v]);
     ctx.out.bulk(&v);
@@ -416,7 +429,9 @@ fn spop_count(ctx: &mut Ctx) -> CmdResult {
         let set = set.clone();
         ctx.srv.stats.keyspace(true);
         reply_members(ctx, &set);
+        ctx.notify(SET, "spop", key);
         ctx.remove(key);
+        ctx.notify(GENERIC, "del", key);
         // Not a hot path: read the option rather than widen `Settings`.
         let lazy = ctx.srv.config.get("lazyfree-lazy-server-del").is_some_and(|v| v == "yes");
         ctx.propagate(&[if lazy { b"UNLINK" } else { b"DEL" }, key]);
@@ -457,6 +472,7 @@ fn spop_count(ctx: &mut Ctx) -> CmdResult {
         *set = kept;
         gone
     };
+    ctx.notify(SET, "spop", key);
     ctx.out.set(popped.len());
     for v in &popped {
         ctx.out.bulk(v);

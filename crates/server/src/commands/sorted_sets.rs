@@ -12,6 +12,7 @@ use super::{err, CmdResult, Ctx, Error, Typed};
 use crate::keyspace::types::zset::{Lex, Limits};
 use crate::keyspace::types::{Set, ZSet};
 use crate::keyspace::{Keyspace, Slot, Value};
+use crate::notify::{GENERIC, ZSET};
 
 const MINMAX_FLOAT: &str = "ERR min or max is not a float";
 const MINMAX_LEX: &str = "ERR min or max not valid string range item";
@@ -191,6 +192,7 @@ fn zadd_generic(ctx: &mut Ctx, mut flags: u8) -> CmdResult {
         }
     }
     if added + updated > 0 {
+        ctx.notify(ZSET, if has(INCR) { "zincr" } else { "zadd" }, key);
         ctx.propagate_as_is();
     }
     if failed {
@@ -438,7 +440,7 @@ fn zrange_generic(ctx: &mut Ctx, start: usize, store: bool, mut rtype: RangeType
     };
     if store {
         let n = items.len();
-        store_result(ctx, args[1], items);
+        store_result(ctx, args[1], items, "zrangestore");
         ctx.out.int(n as i64);
     } else {
         reply_elems(ctx.out, &items, withscores);
@@ -447,10 +449,11 @@ fn zrange_generic(ctx: &mut Ctx, start: usize, store: bool, mut rtype: RangeType
 }
 
 /// Stores a computed result at `dst` (deleting it when empty) and propagates the
-/// command when the keyspace changed.
-pub fn store_result(ctx: &mut Ctx, dst: &[u8], items: Vec<(Vec<u8>, f64)>) {
+/// command when the keyspace changed; `event` is the notification of a stored result.
+pub fn store_result(ctx: &mut Ctx, dst: &[u8], items: Vec<(Vec<u8>, f64)>, event: &str) {
     if items.is_empty() {
         if ctx.remove(dst).is_some() {
+            ctx.notify(GENERIC, "del", dst);
             ctx.propagate_as_is();
         }
         return;
@@ -462,6 +465,7 @@ pub fn store_result(ctx: &mut Ctx, dst: &[u8], items: Vec<(Vec<u8>, f64)>) {
         z.set(m, *s, lim);
     }
     ctx.store(dst, z.into_value(), 0);
+    ctx.notify(ZSET, event, dst);
     ctx.propagate_as_is();
 }
 
@@ -510,6 +514,7 @@ pub fn zrem(ctx: &mut Ctx) -> CmdResult {
         }
     }
     if deleted > 0 {
+        ctx.notify(ZSET, "zrem", key);
         ctx.drop_if_empty(key);
         ctx.propagate_as_is();
     }
@@ -547,6 +552,12 @@ fn zremrange(ctx: &mut Ctx, rtype: RangeType) -> CmdResult {
     };
     let n = z.remove_ranks(a, b);
     if n > 0 {
+        let event = match rtype {
+            RangeType::Score => "zremrangebyscore",
+            RangeType::Lex => "zremrangebylex",
+            _ => "zremrangebyrank",
+        };
+        ctx.notify(ZSET, event, key);
         ctx.drop_if_empty(key);
         ctx.propagate_as_is();
     }
@@ -580,6 +591,9 @@ fn pop_first(ctx: &mut Ctx, keys: &[&[u8]], max: bool, count: usize) -> Result<O
                 Some(p) => popped.push(p),
                 None => break,
             }
+        }
+        if !popped.is_empty() {
+            ctx.notify(ZSET, if max { "zpopmax" } else { "zpopmin" }, key);
         }
         ctx.drop_if_empty(key);
         return Ok(Some((i, popped)));
@@ -960,7 +974,12 @@ fn zsetop(ctx: &mut Ctx, at: usize, dst: Option<&[u8]>, op: SetOp, card_only: bo
     match dst {
         Some(d) => {
             let n = result.len();
-            store_result(ctx, d, result);
+            let event = match op {
+                SetOp::Union => "zunionstore",
+                SetOp::Inter => "zinterstore",
+                SetOp::Diff => "zdiffstore",
+            };
+            store_result(ctx, d, result, event);
             ctx.out.int(n as i64);
         }
         None => reply_elems(ctx.out, &result, withscores),
