@@ -352,6 +352,8 @@ pub fn config_set(ctx: &mut Ctx) -> CmdResult {
             log.entries.pop_back();
         }
     }
+    // A lowered maxmemory evicts at once, as in Redis (not at the next command).
+    crate::evict::make_room(ctx.srv, &s);
     ctx.client.settings = s;
     ctx.client.settings_version = ctx.srv.config.version();
     ctx.out.ok();
