@@ -727,10 +727,33 @@ impl Tree {
             use std::hash::BuildHasher;
             hasher.hash_one(nodes[i as usize].member.as_slice())
         });
-        let (a, b) = self.split(self.root, s, m, false);
-        let left = self.merge(a, idx);
-        self.root = self.merge(left, b);
+        // Walk down while the nodes outrank the new one (counting it into their
+        // subtrees), then split only the subtree it takes the place of.
+        let (mut parent, mut left, mut t) = (NIL, false, self.root);
+        while t != NIL && self.nodes[t as usize].prio > prio {
+            let n = &mut self.nodes[t as usize];
+            n.size += 1;
+            parent = t;
+            left = cmp_key(s, m, n.score, &n.member) == Ordering::Less;
+            t = if left { n.l } else { n.r };
+        }
+        let (a, b) = self.split(t, s, m, false);
+        self.nodes[idx as usize].l = a;
+        self.nodes[idx as usize].r = b;
+        self.fix(idx);
+        self.attach(parent, left, idx);
         self.len += 1;
+    }
+
+    /// Makes `child` the left or right child of `parent` (the root when NIL).
+    fn attach(&mut self, parent: u32, left: bool, child: u32) {
+        if parent == NIL {
+            self.root = child;
+        } else if left {
+            self.nodes[parent as usize].l = child;
+        } else {
+            self.nodes[parent as usize].r = child;
+        }
     }
 
     fn remove(&mut self, m: &[u8]) -> Option<f64> {
@@ -742,10 +765,19 @@ impl Tree {
             idx
         };
         let s = self.nodes[idx as usize].score;
-        let (a, b) = self.split(self.root, s, m, false);
-        let (mid, c) = self.split(b, s, m, true);
-        debug_assert_eq!(mid, idx);
-        self.root = self.merge(a, c);
+        // Walk down to the node (it is present), uncounting it from the subtrees on
+        // the way, and put the merge of its children in its place.
+        let (mut parent, mut left, mut t) = (NIL, false, self.root);
+        while t != idx {
+            let n = &mut self.nodes[t as usize];
+            n.size -= 1;
+            parent = t;
+            left = cmp_key(s, m, n.score, &n.member) == Ordering::Less;
+            t = if left { n.l } else { n.r };
+        }
+        let (l, r) = (self.nodes[idx as usize].l, self.nodes[idx as usize].r);
+        let merged = self.merge(l, r);
+        self.attach(parent, left, merged);
         self.heap -= self.nodes[idx as usize].member.heap_size();
         self.nodes[idx as usize] = Node { member: Blob::new(b""), score: 0.0, l: self.free, r: NIL, size: 0, prio: 0 };
         self.free = idx;
