@@ -992,7 +992,7 @@ pub fn debug_slots(args: &[&[u8]], db: usize, ndbs: usize) -> Result<Vec<Slot>, 
         dbs.flat_map(|d| (0..SHARDS as u32).map(move |shard| Slot { db: d as u32, shard })).collect::<Vec<_>>()
     };
     Ok(match sub.as_slice() {
-        b"digest" => all_of(0..ndbs),
+        b"digest" | b"reload" => all_of(0..ndbs),
         b"populate" | b"object" | b"digest-value" | b"htstats-key" => all_of(db..db + 1),
         _ => Vec::new(),
     })
@@ -1042,6 +1042,11 @@ pub fn debug(ctx: &mut Ctx) -> CmdResult {
                     "    Create <count> string keys named key:<num>.",
                     "PROTOCOL <type>",
                     "    Reply with a test value of the specified type.",
+                    "RELOAD [option ...]",
+                    "    Save the RDB in memory, flush the dataset and reload it. Options:",
+                    "    * MERGE: Merge the content of the RDB instead of flushing the dataset first.",
+                    "    * NOFLUSH: Do not empty the dataset before loading the RDB.",
+                    "    * NOSAVE: Load the RDB file on disk (dir/dbfilename) instead of saving first.",
                     "REPL-STREAM [<bytes>]",
                     "    Return the last <bytes> (default 4096) of the write stream.",
                     "SET-ACTIVE-EXPIRE <0|1>",
@@ -1151,6 +1156,7 @@ pub fn debug(ctx: &mut Ctx) -> CmdResult {
             }
             ctx.out.ok();
         }
+        b"reload" => debug_reload(ctx)?,
         b"protocol" if n == 3 => debug_protocol(ctx)?,
         b"stringmatch-len" => {
             // Matching a pathological pattern must finish quickly and not crash.
@@ -1184,6 +1190,50 @@ pub fn debug(ctx: &mut Ctx) -> CmdResult {
         }
     }
     Ok(())
+}
+
+/// DEBUG RELOAD [MERGE] [NOFLUSH] [NOSAVE]: a round trip of the whole dataset through
+/// the RDB format (kept in memory unless NOSAVE asks for the file on disk), which is
+/// what tests use to check that every encoding survives a restart.
+fn debug_reload(ctx: &mut Ctx) -> CmdResult {
+    let (mut flush, mut save) = (true, true);
+    for a in &ctx.args[2..] {
+        match a.to_ascii_lowercase().as_slice() {
+            b"merge" | b"noflush" => flush = false,
+            b"nosave" => save = false,
+            _ => return Err("ERR DEBUG RELOAD only supports the MERGE, NOFLUSH and NOSAVE options.".into()),
+        }
+    }
+    let databases = ctx.srv.keyspace.databases();
+    let data = if save {
+        crate::persistence::rdb::snapshot_with(&mut ctx.keys, databases, ctx.now, true)
+    } else {
+        let path = std::path::Path::new(&ctx.client.settings.dir).join(ctx.srv.config.get("dbfilename").unwrap_or_default());
+        match std::fs::read(&path).or_else(|_| std::fs::read(ctx.srv.config.get("dbfilename").unwrap_or_default())) {
+            Ok(d) => d,
+            Err(_) => return Err("ERR Error trying to load the RDB dump, check server logs.".into()),
+        }
+    };
+    if flush {
+        for db in 0..databases {
+            for shard in ctx.keys.db_shards(db) {
+                shard.clear();
+            }
+        }
+    }
+    let lim = crate::persistence::load::Limits::from_settings(&ctx.client.settings);
+    let lru = ctx.srv.lru_clock();
+    match crate::persistence::load::load_into(&mut ctx.keys, &data, &lim, databases, ctx.now, lru) {
+        Ok(_) => {
+            tracing::info!("DB reloaded by DEBUG RELOAD");
+            ctx.out.ok();
+            Ok(())
+        }
+        Err(c) => {
+            tracing::warn!("Internal error in RDB reading offset {} function at rdbLoad -> {}", c.offset, c.msg);
+            Err("ERR Error trying to load the RDB dump, check server logs.".into())
+        }
+    }
 }
 
 #[allow(clippy::approx_constant)]
