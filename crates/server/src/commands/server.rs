@@ -23,6 +23,30 @@ pub fn lastsave(ctx: &mut Ctx) -> CmdResult {
     Ok(())
 }
 
+/// SAVE: writes the RDB to `dir/dbfilename` through a temporary file and a rename,
+/// so a crash never leaves a half-written dump in its place.
+pub fn save(ctx: &mut Ctx) -> CmdResult {
+    let databases = ctx.srv.keyspace.databases();
+    let dirty = ctx.srv.dirty.load(Ordering::Relaxed);
+    let data = crate::persistence::rdb::snapshot(&mut ctx.keys, databases, ctx.now);
+    let file = ctx.srv.config.get("dbfilename").unwrap_or_default();
+    let tmp = format!("temp-{}.rdb", std::process::id());
+    let written = std::fs::File::create(&tmp).and_then(|mut f| {
+        std::io::Write::write_all(&mut f, &data)?;
+        f.sync_all()
+    });
+    if let Err(e) = written.and_then(|_| std::fs::rename(&tmp, &file)) {
+        let _ = std::fs::remove_file(&tmp);
+        tracing::warn!("Failed opening the temp RDB file {tmp} (in server root dir {}) for saving: {e}", ctx.client.settings.dir);
+        return Err("ERR".into());
+    }
+    tracing::info!("DB saved on disk");
+    ctx.srv.dirty.fetch_sub(dirty, Ordering::Relaxed);
+    ctx.srv.lastsave.store(ctx.now / 1000, Ordering::Relaxed);
+    ctx.out.ok();
+    Ok(())
+}
+
 pub fn monitor(ctx: &mut Ctx) -> CmdResult {
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
     ctx.srv.add_monitor(tx);

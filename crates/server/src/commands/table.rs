@@ -455,6 +455,7 @@ pub static COMMANDS: &[CommandDef] = &[
     // server
     cmd("info", "server", -1, LOADING | STALE, NK, server::info).acl(&["@dangerous"]).tips(&["nondeterministic_output", "request_policy:all_shards", "response_policy:special"]).doc("1.0.0", "O(1)", "Returns information and statistics about the server."),
     cmd("time", "server", 1, LOADING | STALE | FAST, NK, server::time).tips(&["nondeterministic_output"]).doc("2.6.0", "O(1)", "Returns the server time."),
+    cmd("save", "server", 1, ADMIN | NOSCRIPT | NO_ASYNC_LOADING | NO_MULTI, NK, server::save).lock(Lock::All).acl(&["@admin", "@dangerous"]).doc("1.0.0", "O(N) where N is the total number of keys in all databases", "Synchronously saves the database(s) to disk."),
     cmd("lastsave", "server", 1, LOADING | STALE | FAST, NK, server::lastsave).acl(&["@admin", "@dangerous"]).tips(&["nondeterministic_output"]).doc("1.0.0", "O(1)", "Returns the Unix timestamp of the last successful save to disk."),
     cmd("monitor", "server", 1, ADMIN | NOSCRIPT | LOADING | STALE, NK, server::monitor).doc("1.0.0", "", "Listens for all requests received by the server in real-time."),
     cmd("shutdown", "server", -1, ADMIN | NOSCRIPT | LOADING | STALE | NO_MULTI | ALLOW_BUSY, NK, server::shutdown).doc("1.0.0", "O(N) when saving, where N is the total number of keys in all databases when saving data, otherwise O(1)", "Synchronously saves the database(s) to disk and shuts down the Redis server."),
