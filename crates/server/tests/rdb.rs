@@ -474,12 +474,15 @@ fn corrupt_file_stops_startup() {
     populate(&mut c);
     q(&mut c, &["SAVE"]);
     let good = std::fs::read(s.dir.join("dump.rdb")).unwrap();
-    for (name, bytes) in [("truncated", good[..good.len() / 2].to_vec()), ("bad checksum", {
-        let mut b = good.clone();
-        let n = b.len();
-        b[n - 1] ^= 0xFF;
-        b
-    })] {
+    for (name, bytes) in [
+        ("truncated", good[..good.len() / 2].to_vec()),
+        ("bad checksum", {
+            let mut b = good.clone();
+            let n = b.len();
+            b[n - 1] ^= 0xFF;
+            b
+        }),
+    ] {
         let dir = std::env::temp_dir().join(format!("ferrokv-rdb-bad-{}-{}", std::process::id(), name.len()));
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::write(dir.join("dump.rdb"), &bytes).unwrap();

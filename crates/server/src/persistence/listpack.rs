@@ -130,7 +130,7 @@ pub fn decode(lp: &[u8]) -> Result<Vec<Vec<u8>>, String> {
             break;
         }
         let start = p;
-        let need = |p: usize, n: usize| if p + n <= lp.len() - 1 { Ok(()) } else { Err(short(start)) };
+        let need = |p: usize, n: usize| if p + n < lp.len() { Ok(()) } else { Err(short(start)) };
         let sext = |u: u64, bits: u32| ((u << (64 - bits)) as i64) >> (64 - bits);
         let v: Vec<u8> = if b & 0x80 == 0 {
             p += 1;
@@ -218,11 +218,26 @@ mod tests {
 
     #[test]
     fn round_trip() {
-        let vals: Vec<Vec<u8>> = ["0", "127", "128", "-1", "-4096", "4095", "40000", "-8388608", "2147483647", "9223372036854775807", "-9223372036854775808", "abc", "007", ""]
-            .iter()
-            .map(|s| s.as_bytes().to_vec())
-            .chain([vec![b'x'; 100], vec![b'y'; 5000]])
-            .collect();
+        let vals: Vec<Vec<u8>> = [
+            "0",
+            "127",
+            "128",
+            "-1",
+            "-4096",
+            "4095",
+            "40000",
+            "-8388608",
+            "2147483647",
+            "9223372036854775807",
+            "-9223372036854775808",
+            "abc",
+            "007",
+            "",
+        ]
+        .iter()
+        .map(|s| s.as_bytes().to_vec())
+        .chain([vec![b'x'; 100], vec![b'y'; 5000]])
+        .collect();
         let mut w = Writer::new();
         for v in &vals {
             w.push(v);

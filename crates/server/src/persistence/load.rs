@@ -103,7 +103,7 @@ impl<'a> Reader<'a> {
         })
     }
 
-    pub fn len(&mut self) -> Result<u64, Corrupt> {
+    pub fn length(&mut self) -> Result<u64, Corrupt> {
         match self.raw_len()? {
             Len::Plain(n) => Ok(n),
             Len::Encoded(_) => self.err("Unexpected encoded length"),
@@ -113,7 +113,7 @@ impl<'a> Reader<'a> {
     /// A length that counts things each taking at least one byte: more than the
     /// bytes left can only be corruption (and must not size an allocation).
     fn count(&mut self) -> Result<usize, Corrupt> {
-        let n = self.len()?;
+        let n = self.length()?;
         if n > (self.buf.len() - self.pos) as u64 {
             return self.err(format!("length {n} is larger than the rest of the input"));
         }
@@ -133,8 +133,8 @@ impl<'a> Reader<'a> {
             Len::Encoded(2) => Ok(itoa::Buffer::new().format(i32::from_le_bytes(self.take(4)?.try_into().unwrap())).as_bytes().to_vec()),
             Len::Encoded(3) => {
                 let at = self.pos;
-                let clen = self.len()?;
-                let ulen = self.len()?;
+                let clen = self.length()?;
+                let ulen = self.length()?;
                 if clen > (self.buf.len() - self.pos) as u64 {
                     return self.err("Unexpected EOF reading RDB file");
                 }
@@ -219,7 +219,7 @@ pub fn read_object(r: &mut Reader, t: u8, lim: &Limits) -> Result<Option<Value>,
             let n = r.count()?;
             let mut l = List::loading();
             for _ in 0..n {
-                let container = if t == rdb::TYPE_LIST_QUICKLIST_2 { r.len()? } else { 2 };
+                let container = if t == rdb::TYPE_LIST_QUICKLIST_2 { r.length()? } else { 2 };
                 let items = match container {
                     1 => vec![r.string()?],
                     2 if t == rdb::TYPE_LIST_QUICKLIST_2 => r.blob(listpack::decode)?,
@@ -458,7 +458,7 @@ pub fn load(data: &[u8], lim: &Limits, databases: usize, now: u64, mut sink: imp
         return Err(Corrupt { offset: 0, msg: "Wrong signature trying to load DB from file".into() });
     }
     let ver = std::str::from_utf8(&magic[5..]).ok().and_then(|s| s.parse::<u32>().ok()).unwrap_or(0);
-    if ver < 1 || ver > MAX_VERSION {
+    if !(1..=MAX_VERSION).contains(&ver) {
         return Err(Corrupt { offset: 5, msg: format!("Can't handle RDB format version {ver}") });
     }
     let mut sum = Summary { version: ver, ..Summary::default() };
@@ -469,11 +469,13 @@ pub fn load(data: &[u8], lim: &Limits, databases: usize, now: u64, mut sink: imp
         match op {
             rdb::OP_EOF => break,
             rdb::OP_SELECTDB => {
-                let n = r.len()?;
+                let n = r.length()?;
                 if n >= databases as u64 {
                     return Err(Corrupt {
                         offset: op_at,
-                        msg: format!("FATAL: Data file was created with a Redis server configured to handle more than {databases} databases"),
+                        msg: format!(
+                            "FATAL: Data file was created with a Redis server configured to handle more than {databases} databases"
+                        ),
                     });
                 }
                 db = n as usize;
@@ -485,8 +487,8 @@ pub fn load(data: &[u8], lim: &Limits, databases: usize, now: u64, mut sink: imp
                 expire_at = u64::from_le_bytes(r.take(8)?.try_into().unwrap());
             }
             rdb::OP_RESIZEDB => {
-                r.len()?;
-                r.len()?;
+                r.length()?;
+                r.length()?;
             }
             rdb::OP_AUX => {
                 let k = r.string()?;
@@ -496,7 +498,7 @@ pub fn load(data: &[u8], lim: &Limits, databases: usize, now: u64, mut sink: imp
             rdb::OP_FREQ => {
                 r.byte()?;
             }
-            rdb::OP_IDLE => idle = Some(r.len()?),
+            rdb::OP_IDLE => idle = Some(r.length()?),
             rdb::OP_FUNCTION2 => {
                 r.string()?;
                 tracing::warn!("Skipping a function library in the RDB: functions are not supported yet");
@@ -538,7 +540,14 @@ pub fn load(data: &[u8], lim: &Limits, databases: usize, now: u64, mut sink: imp
 
 /// Loads `data` into `keys`, which must hold every shard (a key already present is
 /// replaced). Loaded keys get the access clock `lru`, less any idle time recorded.
-pub fn load_into(keys: &mut crate::keyspace::Locked, data: &[u8], lim: &Limits, databases: usize, now: u64, lru: u32) -> Result<Summary, Corrupt> {
+pub fn load_into(
+    keys: &mut crate::keyspace::Locked,
+    data: &[u8],
+    lim: &Limits,
+    databases: usize,
+    now: u64,
+    lru: u32,
+) -> Result<Summary, Corrupt> {
     use crate::keyspace::{hash_key, shard_of, value::enc, Slot};
     load(data, lim, databases, now, |k| {
         let hash = hash_key(&k.key);

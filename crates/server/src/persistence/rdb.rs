@@ -189,6 +189,9 @@ fn score_text(s: f64) -> String {
     if s.is_infinite() {
         return if s > 0.0 { "inf".into() } else { "-inf".into() };
     }
+    if s == 0.0 && s.is_sign_negative() {
+        return "-0".into();
+    }
     if s == s.trunc() && s.abs() < 1e17 {
         return format!("{}", s as i64);
     }

@@ -132,8 +132,7 @@ pub fn decode_zipmap(zm: &[u8]) -> Result<Vec<Vec<u8>>, String> {
             }
         }
     };
-    loop {
-        let Some(klen) = len_at(&mut p)? else { break };
+    while let Some(klen) = len_at(&mut p)? {
         if p + klen > zm.len() {
             return Err("zipmap field runs past the end".into());
         }
@@ -166,7 +165,7 @@ pub fn decode_intset(is: &[u8]) -> Result<Vec<i64>, String> {
     if !matches!(width, 2 | 4 | 8) {
         return Err(format!("intset has an invalid encoding {width}"));
     }
-    if (is.len() - 8) / width != n || (is.len() - 8) % width != 0 {
+    if (is.len() - 8) / width != n || !(is.len() - 8).is_multiple_of(width) {
         return Err("intset size does not match its length".into());
     }
     let mut out = Vec::with_capacity(n);
