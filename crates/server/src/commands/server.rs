@@ -1112,11 +1112,14 @@ pub fn debug(ctx: &mut Ctx) -> CmdResult {
             let clock = ctx.srv.lru_clock();
             let Some(e) = ctx.lookup(key) else { return Err(err::NO_KEY.into()) };
             let enc = e.value.encoding(e.enc);
-            let len = e.value.len();
+            // What the value takes in an RDB, less its type byte (as Redis counts).
+            let mut buf = Vec::new();
+            crate::persistence::rdb::write_value(&mut buf, &e.value, true);
+            let len = buf.len() - 1;
             let line = format!(
                 "Value at:{:p} refcount:1 encoding:{enc} serializedlength:{} lru:{} lru_seconds_idle:{}",
                 e as *const _,
-                len + 1,
+                len,
                 e.lru,
                 clock.saturating_sub(e.lru)
             );
