@@ -111,6 +111,12 @@ fn main() {
             env!("CARGO_PKG_VERSION"),
             std::process::id()
         );
+        // Loaded before listening, so no client ever sees a partial dataset.
+        let dbfile = srv.config.get("dbfilename").unwrap_or_default();
+        if let Err(e) = ferrokv_server::persistence::load::load_at_startup(&srv, std::path::Path::new(&dbfile)) {
+            tracing::warn!("{e}");
+            std::process::exit(1);
+        }
         if let Err(e) = net::listen(&srv) {
             tracing::warn!("Warning: {e}");
             tracing::warn!("Failed listening on port {} (tcp), aborting.", s.port);

@@ -17,6 +17,10 @@ use crate::keyspace::Keyspace;
 use crate::net::client::{Client, ClientShared};
 use crate::stats::Stats;
 
+/// Where the LRU clock starts, so that keys restored or loaded with an idle time
+/// (RESTORE IDLETIME, the RDB idle opcode) can be older than the process (~194 days).
+pub const LRU_BASE: u32 = 1 << 24;
+
 pub struct Server {
     pub config: Config,
     pub keyspace: Keyspace,
@@ -122,7 +126,7 @@ impl Server {
             port: AtomicU64::new(0),
             listeners: Mutex::new(Vec::new()),
             me: std::sync::OnceLock::new(),
-            lru: std::sync::atomic::AtomicU32::new(0),
+            lru: std::sync::atomic::AtomicU32::new(LRU_BASE),
             peak_memory: AtomicU64::new(0),
             startup_memory: AtomicU64::new(0),
             ops_samples: Mutex::new(OpsSamples::default()),
@@ -131,14 +135,14 @@ impl Server {
         srv
     }
 
-    /// The LRU clock in seconds since start (OBJECT IDLETIME resolution); the cron
-    /// advances it so commands never read the system clock for it.
+    /// The LRU clock in seconds since start plus [`LRU_BASE`] (OBJECT IDLETIME
+    /// resolution); the cron advances it so commands never read the system clock for it.
     pub fn lru_clock(&self) -> u32 {
         self.lru.load(Ordering::Relaxed)
     }
 
     pub fn tick_lru_clock(&self) {
-        self.lru.store(self.start.elapsed().as_secs() as u32, Ordering::Relaxed);
+        self.lru.store(LRU_BASE + self.start.elapsed().as_secs() as u32, Ordering::Relaxed);
     }
 
     pub fn propagate(&self, db: usize, args: &[&[u8]]) {

@@ -614,3 +614,99 @@ pub fn object_help(ctx: &mut Ctx) -> CmdResult {
     );
     Ok(())
 }
+
+// ---- DUMP / RESTORE (persistence) ----
+
+/// DUMP: the value in RDB form, followed by the RDB version and a CRC-64.
+pub fn dump(ctx: &mut Ctx) -> CmdResult {
+    let key = ctx.args[1];
+    let payload = ctx.lookup_read(key).map(|e| crate::persistence::rdb::dump_payload(&e.value));
+    match payload {
+        Some(p) => ctx.out.bulk(&p),
+        None => ctx.out.null(),
+    }
+    Ok(())
+}
+
+/// RESTORE key ttl payload [REPLACE] [ABSTTL] [IDLETIME s] [FREQ f], with Redis's order
+/// of checks: options, BUSYKEY, TTL, payload footer, payload body.
+pub fn restore(ctx: &mut Ctx) -> CmdResult {
+    let key = ctx.args[1];
+    let (mut replace, mut absttl, mut idle, mut freq) = (false, false, None::<i64>, None::<i64>);
+    let mut j = 4;
+    while j < ctx.args.len() {
+        let more = j + 1 < ctx.args.len();
+        if ctx.is(j, "replace") {
+            replace = true;
+        } else if ctx.is(j, "absttl") {
+            absttl = true;
+        } else if ctx.is(j, "idletime") && more && freq.is_none() {
+            let v = ctx.int_arg(j + 1)?;
+            if v < 0 {
+                return Err("ERR Invalid IDLETIME value, must be >= 0".into());
+            }
+            idle = Some(v);
+            j += 1;
+        } else if ctx.is(j, "freq") && more && idle.is_none() {
+            let v = ctx.int_arg(j + 1)?;
+            if !(0..=255).contains(&v) {
+                return Err("ERR Invalid FREQ value, must be >= 0 and <= 255".into());
+            }
+            freq = Some(v);
+            j += 1;
+        } else {
+            return Err(err::SYNTAX.into());
+        }
+        j += 1;
+    }
+    if !replace && ctx.exists(key) {
+        return Err("BUSYKEY Target key name already exists.".into());
+    }
+    let mut ttl = ctx.int_arg(2)?;
+    if ttl < 0 {
+        return Err("ERR Invalid TTL value, must be >= 0".into());
+    }
+    let payload = ctx.args[3];
+    if !crate::persistence::load::verify_dump(payload) {
+        return Err("ERR DUMP payload version or checksum are wrong".into());
+    }
+    let lim = crate::persistence::load::Limits::from_settings(&ctx.client.settings);
+    let Ok(value) = crate::persistence::load::read_dump(payload, &lim) else {
+        return Err("ERR Bad data format".into());
+    };
+    let deleted = replace && ctx.remove(key).is_some();
+    if ttl != 0 && !absttl {
+        ttl = ttl.saturating_add(ctx.now as i64);
+    }
+    if ttl != 0 && ttl <= ctx.now as i64 {
+        if deleted {
+            let lazy = ctx.srv.config.get("lazyfree-lazy-server-del").is_some_and(|v| v == "yes");
+            ctx.propagate(&[if lazy { b"UNLINK" as &[u8] } else { b"DEL" }, key]);
+            ctx.notify(crate::notify::GENERIC, "del", key);
+        }
+        ctx.out.ok();
+        return Ok(());
+    }
+    ctx.store(key, value, ttl as u64);
+    if ttl != 0 && !absttl {
+        let mut args: Vec<&[u8]> = ctx.args.to_vec();
+        let mut b = itoa::Buffer::new();
+        args[2] = b.format(ttl).as_bytes();
+        args.push(b"ABSTTL");
+        ctx.propagate(&args);
+    } else {
+        ctx.propagate_as_is();
+    }
+    let lfu = lfu_policy(ctx);
+    let clock = ctx.srv.lru_clock();
+    if let (Some(idle), false) = (idle, lfu) {
+        if let Some(e) = ctx.lookup(key) {
+            e.lru = clock.saturating_sub(idle.min(u32::MAX as i64) as u32);
+        }
+    }
+    // LFU counters are not kept yet: FREQ is validated and otherwise ignored.
+    let _ = freq;
+    ctx.notify(crate::notify::GENERIC, "restore", key);
+    ctx.out.ok();
+    Ok(())
+}

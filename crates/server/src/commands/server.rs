@@ -23,6 +23,30 @@ pub fn lastsave(ctx: &mut Ctx) -> CmdResult {
     Ok(())
 }
 
+/// SAVE: writes the RDB to `dir/dbfilename` through a temporary file and a rename,
+/// so a crash never leaves a half-written dump in its place.
+pub fn save(ctx: &mut Ctx) -> CmdResult {
+    let databases = ctx.srv.keyspace.databases();
+    let dirty = ctx.srv.dirty.load(Ordering::Relaxed);
+    let data = crate::persistence::rdb::snapshot(&mut ctx.keys, databases, ctx.now);
+    let file = ctx.srv.config.get("dbfilename").unwrap_or_default();
+    let tmp = format!("temp-{}.rdb", std::process::id());
+    let written = std::fs::File::create(&tmp).and_then(|mut f| {
+        std::io::Write::write_all(&mut f, &data)?;
+        f.sync_all()
+    });
+    if let Err(e) = written.and_then(|_| std::fs::rename(&tmp, &file)) {
+        let _ = std::fs::remove_file(&tmp);
+        tracing::warn!("Failed opening the temp RDB file {tmp} (in server root dir {}) for saving: {e}", ctx.client.settings.dir);
+        return Err("ERR".into());
+    }
+    tracing::info!("DB saved on disk");
+    ctx.srv.dirty.fetch_sub(dirty, Ordering::Relaxed);
+    ctx.srv.lastsave.store(ctx.now / 1000, Ordering::Relaxed);
+    ctx.out.ok();
+    Ok(())
+}
+
 pub fn monitor(ctx: &mut Ctx) -> CmdResult {
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
     ctx.srv.add_monitor(tx);
@@ -1006,7 +1030,7 @@ pub fn debug_slots(args: &[&[u8]], db: usize, ndbs: usize) -> Result<Vec<Slot>, 
         dbs.flat_map(|d| (0..SHARDS as u32).map(move |shard| Slot { db: d as u32, shard })).collect::<Vec<_>>()
     };
     Ok(match sub.as_slice() {
-        b"digest" => all_of(0..ndbs),
+        b"digest" | b"reload" => all_of(0..ndbs),
         b"populate" | b"object" | b"digest-value" | b"htstats-key" => all_of(db..db + 1),
         _ => Vec::new(),
     })
@@ -1056,6 +1080,11 @@ pub fn debug(ctx: &mut Ctx) -> CmdResult {
                     "    Create <count> string keys named key:<num>.",
                     "PROTOCOL <type>",
                     "    Reply with a test value of the specified type.",
+                    "RELOAD [option ...]",
+                    "    Save the RDB in memory, flush the dataset and reload it. Options:",
+                    "    * MERGE: Merge the content of the RDB instead of flushing the dataset first.",
+                    "    * NOFLUSH: Do not empty the dataset before loading the RDB.",
+                    "    * NOSAVE: Load the RDB file on disk (dir/dbfilename) instead of saving first.",
                     "REPL-STREAM [<bytes>]",
                     "    Return the last <bytes> (default 4096) of the write stream.",
                     "SET-ACTIVE-EXPIRE <0|1>",
@@ -1097,11 +1126,14 @@ pub fn debug(ctx: &mut Ctx) -> CmdResult {
             let clock = ctx.srv.lru_clock();
             let Some(e) = ctx.lookup(key) else { return Err(err::NO_KEY.into()) };
             let enc = e.value.encoding(e.enc);
-            let len = e.value.len();
+            // What the value takes in an RDB, less its type byte (as Redis counts).
+            let mut buf = Vec::new();
+            crate::persistence::rdb::write_value(&mut buf, &e.value, true);
+            let len = buf.len() - 1;
             let line = format!(
                 "Value at:{:p} refcount:1 encoding:{enc} serializedlength:{} lru:{} lru_seconds_idle:{}",
                 e as *const _,
-                len + 1,
+                len,
                 e.lru,
                 clock.saturating_sub(e.lru)
             );
@@ -1165,6 +1197,7 @@ pub fn debug(ctx: &mut Ctx) -> CmdResult {
             }
             ctx.out.ok();
         }
+        b"reload" => debug_reload(ctx)?,
         b"protocol" if n == 3 => debug_protocol(ctx)?,
         b"stringmatch-len" => {
             // Matching a pathological pattern must finish quickly and not crash.
@@ -1198,6 +1231,50 @@ pub fn debug(ctx: &mut Ctx) -> CmdResult {
         }
     }
     Ok(())
+}
+
+/// DEBUG RELOAD [MERGE] [NOFLUSH] [NOSAVE]: a round trip of the whole dataset through
+/// the RDB format (kept in memory unless NOSAVE asks for the file on disk), which is
+/// what tests use to check that every encoding survives a restart.
+fn debug_reload(ctx: &mut Ctx) -> CmdResult {
+    let (mut flush, mut save) = (true, true);
+    for a in &ctx.args[2..] {
+        match a.to_ascii_lowercase().as_slice() {
+            b"merge" | b"noflush" => flush = false,
+            b"nosave" => save = false,
+            _ => return Err("ERR DEBUG RELOAD only supports the MERGE, NOFLUSH and NOSAVE options.".into()),
+        }
+    }
+    let databases = ctx.srv.keyspace.databases();
+    let data = if save {
+        crate::persistence::rdb::snapshot_with(&mut ctx.keys, databases, ctx.now, true)
+    } else {
+        let path = std::path::Path::new(&ctx.client.settings.dir).join(ctx.srv.config.get("dbfilename").unwrap_or_default());
+        match std::fs::read(&path).or_else(|_| std::fs::read(ctx.srv.config.get("dbfilename").unwrap_or_default())) {
+            Ok(d) => d,
+            Err(_) => return Err("ERR Error trying to load the RDB dump, check server logs.".into()),
+        }
+    };
+    if flush {
+        for db in 0..databases {
+            for shard in ctx.keys.db_shards(db) {
+                shard.clear();
+            }
+        }
+    }
+    let lim = crate::persistence::load::Limits::from_settings(&ctx.client.settings);
+    let lru = ctx.srv.lru_clock();
+    match crate::persistence::load::load_into(&mut ctx.keys, &data, &lim, databases, ctx.now, lru) {
+        Ok(_) => {
+            tracing::info!("DB reloaded by DEBUG RELOAD");
+            ctx.out.ok();
+            Ok(())
+        }
+        Err(c) => {
+            tracing::warn!("Internal error in RDB reading offset {} function at rdbLoad -> {}", c.offset, c.msg);
+            Err("ERR Error trying to load the RDB dump, check server logs.".into())
+        }
+    }
 }
 
 #[allow(clippy::approx_constant)]

@@ -1,4 +1,8 @@
-//! Persistence in Redis's own formats. Today: the RDB writer that full synchronisation
-//! ships; loading, SAVE/BGSAVE and the AOF build on it.
+//! Persistence in Redis's own formats: the RDB writer (snapshots, DUMP), the loader
+//! (start-up, DEBUG RELOAD, RESTORE) and the embedded compact formats both use.
 
+pub mod listpack;
+pub mod load;
+pub mod lzf;
 pub mod rdb;
+pub mod ziplist;

@@ -3,19 +3,57 @@
 //! Layout: `REDIS0010`, aux fields, then per non-empty database a SELECTDB and a
 //! RESIZEDB opcode followed by its keys (each optionally preceded by an absolute expiry
 //! in ms), then EOF and the CRC-64/Jones checksum of everything before it.
+//!
+//! Values are written in the forms Redis 7.0 reads: compact encodings as Redis
+//! listpacks / intsets (types 11, 16, 17, 18), full ones as plain sets, hashes and
+//! binary-score sorted sets (2, 4, 5). The listpack set type (20) exists only from
+//! format 11 on, so files and DUMP payloads carry such sets as plain sets; DEBUG
+//! RELOAD, which only we read back, keeps type 20 so the encoding survives exactly.
 
 use crc::{Crc, CRC_64_REDIS};
 
+use super::listpack;
+use crate::keyspace::types::{Hash, Item, List, Set, ZSet};
 use crate::keyspace::{Locked, Value};
 
 pub const RDB_VERSION: u32 = 10;
 
-const OP_AUX: u8 = 0xFA;
-const OP_RESIZEDB: u8 = 0xFB;
-const OP_EXPIRETIME_MS: u8 = 0xFC;
-const OP_SELECTDB: u8 = 0xFE;
-const OP_EOF: u8 = 0xFF;
-const TYPE_STRING: u8 = 0;
+pub const OP_FUNCTION_PRE_GA: u8 = 0xF6;
+pub const OP_FUNCTION2: u8 = 0xF5;
+pub const OP_MODULE_AUX: u8 = 0xF7;
+pub const OP_IDLE: u8 = 0xF8;
+pub const OP_FREQ: u8 = 0xF9;
+pub const OP_AUX: u8 = 0xFA;
+pub const OP_RESIZEDB: u8 = 0xFB;
+pub const OP_EXPIRETIME_MS: u8 = 0xFC;
+pub const OP_EXPIRETIME: u8 = 0xFD;
+pub const OP_SELECTDB: u8 = 0xFE;
+pub const OP_EOF: u8 = 0xFF;
+
+pub const TYPE_STRING: u8 = 0;
+pub const TYPE_LIST: u8 = 1;
+pub const TYPE_SET: u8 = 2;
+pub const TYPE_ZSET: u8 = 3;
+pub const TYPE_HASH: u8 = 4;
+pub const TYPE_ZSET_2: u8 = 5;
+pub const TYPE_MODULE_PRE_GA: u8 = 6;
+pub const TYPE_MODULE_2: u8 = 7;
+pub const TYPE_HASH_ZIPMAP: u8 = 9;
+pub const TYPE_LIST_ZIPLIST: u8 = 10;
+pub const TYPE_SET_INTSET: u8 = 11;
+pub const TYPE_ZSET_ZIPLIST: u8 = 12;
+pub const TYPE_HASH_ZIPLIST: u8 = 13;
+pub const TYPE_LIST_QUICKLIST: u8 = 14;
+pub const TYPE_STREAM_LISTPACKS: u8 = 15;
+pub const TYPE_HASH_LISTPACK: u8 = 16;
+pub const TYPE_ZSET_LISTPACK: u8 = 17;
+pub const TYPE_LIST_QUICKLIST_2: u8 = 18;
+pub const TYPE_STREAM_LISTPACKS_2: u8 = 19;
+pub const TYPE_SET_LISTPACK: u8 = 20;
+pub const TYPE_STREAM_LISTPACKS_3: u8 = 21;
+
+/// Quicklist node container holding a listpack.
+const CONTAINER_PACKED: u64 = 2;
 
 pub const CRC64: Crc<u64> = Crc::<u64>::new(&CRC_64_REDIS);
 
@@ -34,9 +72,31 @@ pub fn write_len(out: &mut Vec<u8>, n: u64) {
     }
 }
 
+/// A string, integer-encoded (as Redis does) when it is a short canonical integer
+/// that fits 32 bits.
 pub fn write_string(out: &mut Vec<u8>, s: &[u8]) {
+    if s.len() <= 11 {
+        if let Some(n) = crate::util::parse_canonical_i64(s) {
+            if let Ok(v) = i8::try_from(n) {
+                out.extend_from_slice(&[0xC0, v as u8]);
+                return;
+            } else if let Ok(v) = i16::try_from(n) {
+                out.push(0xC1);
+                out.extend_from_slice(&v.to_le_bytes());
+                return;
+            } else if let Ok(v) = i32::try_from(n) {
+                out.push(0xC2);
+                out.extend_from_slice(&v.to_le_bytes());
+                return;
+            }
+        }
+    }
     write_len(out, s.len() as u64);
     out.extend_from_slice(s);
+}
+
+fn write_item(out: &mut Vec<u8>, it: Item) {
+    write_string(out, it.bytes(&mut itoa::Buffer::new()));
 }
 
 fn aux(out: &mut Vec<u8>, k: &str, v: &str) {
@@ -45,10 +105,140 @@ fn aux(out: &mut Vec<u8>, k: &str, v: &str) {
     write_string(out, v.as_bytes());
 }
 
+/// Writes the type byte and the serialised value. `set_listpack` allows type 20
+/// (format 11) for listpack sets; without it they are written as plain sets.
+pub fn write_value(out: &mut Vec<u8>, v: &Value, set_listpack: bool) {
+    match v {
+        Value::Str(b) => {
+            out.push(TYPE_STRING);
+            write_string(out, b);
+        }
+        Value::List(l) => write_list(out, l),
+        Value::Set(s) => write_set(out, s, set_listpack),
+        Value::ZSet(z) => write_zset(out, z),
+        Value::Hash(h) => write_hash(out, h),
+    }
+}
+
+fn write_list(out: &mut Vec<u8>, l: &List) {
+    out.push(TYPE_LIST_QUICKLIST_2);
+    let nodes: Vec<_> = l.packed_nodes().filter(|p| !p.is_empty()).collect();
+    write_len(out, nodes.len() as u64);
+    for p in nodes {
+        write_len(out, CONTAINER_PACKED);
+        let mut w = listpack::Writer::new();
+        for (_, it) in p.iter() {
+            w.push_item(it);
+        }
+        write_string_raw(out, &w.finish());
+    }
+}
+
+/// An embedded blob: never integer-encoded.
+fn write_string_raw(out: &mut Vec<u8>, s: &[u8]) {
+    write_len(out, s.len() as u64);
+    out.extend_from_slice(s);
+}
+
+fn write_set(out: &mut Vec<u8>, s: &Set, set_listpack: bool) {
+    if s.is_intset() {
+        out.push(TYPE_SET_INTSET);
+        let vals: Vec<i64> = s.iter().filter_map(|it| it.as_int()).collect();
+        write_string_raw(out, &super::ziplist::encode_intset(&vals));
+    } else if s.is_listpack() && set_listpack {
+        out.push(TYPE_SET_LISTPACK);
+        let mut w = listpack::Writer::new();
+        for it in s.iter() {
+            w.push_item(it);
+        }
+        write_string_raw(out, &w.finish());
+    } else {
+        out.push(TYPE_SET);
+        write_len(out, s.len() as u64);
+        for it in s.iter() {
+            write_item(out, it);
+        }
+    }
+}
+
+fn write_zset(out: &mut Vec<u8>, z: &ZSet) {
+    if z.is_packed() {
+        out.push(TYPE_ZSET_LISTPACK);
+        let mut w = listpack::Writer::new();
+        z.visit(0, false, |m, s| {
+            w.push(m);
+            w.push(score_text(s).as_bytes());
+            true
+        });
+        write_string_raw(out, &w.finish());
+    } else {
+        // Highest first, as Redis writes them (its loader then inserts at the head).
+        out.push(TYPE_ZSET_2);
+        write_len(out, z.len() as u64);
+        z.visit(z.len().saturating_sub(1), true, |m, s| {
+            write_string(out, m);
+            out.extend_from_slice(&s.to_le_bytes());
+            true
+        });
+    }
+}
+
+/// A score as listpack text: integers plainly (then stored as listpack integers),
+/// otherwise the shortest form that reads back to the same double.
+fn score_text(s: f64) -> String {
+    if s.is_infinite() {
+        return if s > 0.0 { "inf".into() } else { "-inf".into() };
+    }
+    if s == 0.0 && s.is_sign_negative() {
+        return "-0".into();
+    }
+    if s == s.trunc() && s.abs() < 1e17 {
+        return format!("{}", s as i64);
+    }
+    format!("{s:?}")
+}
+
+fn write_hash(out: &mut Vec<u8>, h: &Hash) {
+    match h {
+        Hash::Packed(p) => {
+            out.push(TYPE_HASH_LISTPACK);
+            let mut w = listpack::Writer::new();
+            for (_, it) in p.iter() {
+                w.push_item(it);
+            }
+            write_string_raw(out, &w.finish());
+        }
+        Hash::Table(_) => {
+            out.push(TYPE_HASH);
+            write_len(out, h.len() as u64);
+            h.for_each(|f, v| {
+                write_string(out, f);
+                write_string(out, v);
+            });
+        }
+    }
+}
+
+/// A DUMP payload: the value, the RDB version (LE u16) and the CRC-64 (LE) of both.
+pub fn dump_payload(v: &Value) -> Vec<u8> {
+    let mut out = Vec::new();
+    write_value(&mut out, v, false);
+    out.extend_from_slice(&(RDB_VERSION as u16).to_le_bytes());
+    let crc = CRC64.checksum(&out);
+    out.extend_from_slice(&crc.to_le_bytes());
+    out
+}
+
 /// Serialises every live key of every database in `keys` (which must hold all shards).
 pub fn snapshot(keys: &mut Locked, databases: usize, now_ms: u64) -> Vec<u8> {
+    snapshot_with(keys, databases, now_ms, false)
+}
+
+/// [`snapshot`], optionally with listpack sets as type 20 (a format-11 file).
+pub fn snapshot_with(keys: &mut Locked, databases: usize, now_ms: u64, set_listpack: bool) -> Vec<u8> {
     let mut out = Vec::with_capacity(4096);
-    out.extend_from_slice(format!("REDIS{RDB_VERSION:04}").as_bytes());
+    let version = if set_listpack { 11 } else { RDB_VERSION };
+    out.extend_from_slice(format!("REDIS{version:04}").as_bytes());
     aux(&mut out, "redis-ver", crate::REDIS_VERSION);
     aux(&mut out, "redis-bits", "64");
     aux(&mut out, "ctime", &(now_ms / 1000).to_string());
@@ -70,8 +260,7 @@ pub fn snapshot(keys: &mut Locked, databases: usize, now_ms: u64) -> Vec<u8> {
         write_len(&mut out, volatile);
         for shard in keys.db_shards(db) {
             for e in shard.dict.iter() {
-                // Collections reach the RDB with the persistence issue (5).
-                if !matches!(e.value, Value::Str(_)) {
+                if e.value.is_empty() && !matches!(e.value, Value::Str(_)) {
                     continue;
                 }
                 if e.expire_at != 0 {
@@ -81,14 +270,12 @@ pub fn snapshot(keys: &mut Locked, databases: usize, now_ms: u64) -> Vec<u8> {
                     out.push(OP_EXPIRETIME_MS);
                     out.extend_from_slice(&e.expire_at.to_le_bytes());
                 }
-                match &e.value {
-                    Value::Str(b) => {
-                        out.push(TYPE_STRING);
-                        write_string(&mut out, &e.key);
-                        write_string(&mut out, b);
-                    }
-                    _ => unreachable!("filtered above"),
-                }
+                let key_at = out.len();
+                write_value(&mut out, &e.value, set_listpack);
+                // The key goes between the type byte and the value.
+                let mut key = Vec::with_capacity(e.key.len() + 5);
+                write_string(&mut key, &e.key);
+                out.splice(key_at + 1..key_at + 1, key);
             }
         }
     }
@@ -115,5 +302,15 @@ mod tests {
         write_len(&mut v, 300);
         write_len(&mut v, 70000);
         assert_eq!(v, vec![10, 0x41, 0x2c, 0x80, 0, 1, 0x11, 0x70]);
+    }
+
+    #[test]
+    fn string_int_encoding() {
+        let mut v = Vec::new();
+        write_string(&mut v, b"-5");
+        write_string(&mut v, b"300");
+        write_string(&mut v, b"70000");
+        write_string(&mut v, b"05");
+        assert_eq!(v, vec![0xC0, 0xFB, 0xC1, 0x2C, 0x01, 0xC2, 0x70, 0x11, 0x01, 0x00, 2, b'0', b'5']);
     }
 }

@@ -549,6 +549,40 @@ impl List {
         })
     }
 
+    /// The nodes' packed contents in order (the RDB writer saves one listpack each).
+    pub fn packed_nodes(&self) -> impl Iterator<Item = &Packed> + '_ {
+        self.nodes.iter().map(|n| &n.p)
+    }
+
+    /// A list being loaded from an RDB: a quicklist until [`List::settle_loaded`].
+    pub fn loading() -> List {
+        List { quick: true, ..List::default() }
+    }
+
+    /// Appends a whole node as an RDB stores it (quicklist types 14 and 18 keep their
+    /// node boundaries on load, as in Redis).
+    pub fn append_node(&mut self, items: &[Vec<u8>]) {
+        if items.is_empty() {
+            return;
+        }
+        let mut n = Node::new();
+        n.p.reserve_exact(items.iter().map(|v| Packed::entry_size(v)).sum());
+        for v in items {
+            n.push(v, false);
+        }
+        self.len += items.len();
+        self.nodes.push_back(n);
+    }
+
+    /// Redis's encoding choice for a freshly built list (`LIST_CONV_AUTO`): a single
+    /// node within the node limits becomes a listpack.
+    pub fn settle_loaded(&mut self, fill: i64) {
+        let (size_limit, count_limit) = node_limits(fill);
+        if self.nodes.len() == 1 && self.nodes[0].sz as usize <= size_limit && self.nodes[0].count() <= count_limit {
+            self.quick = false;
+        }
+    }
+
     /// Node fills, for DEBUG LISTPACK-like introspection and tests.
     pub fn node_counts(&self) -> Vec<usize> {
         self.nodes.iter().map(|n| n.count()).collect()
