@@ -63,6 +63,21 @@ pub struct Blocking {
     by_client: Mutex<HashMap<u64, Arc<Waiter>>>,
 }
 
+impl Waiter {
+    /// Whether `key` now holds what this client waits for: a list, or a sorted set for
+    /// BZPOPMIN/BZPOPMAX/BZMPOP. Redis leaves a client blocked when the key was
+    /// replaced by another type (LPUSH + DEL + SET in one transaction wakes nobody).
+    fn can_serve(&self, srv: &Server, key: &[u8]) -> bool {
+        let zset = self.args[0].len() > 2 && self.args[0][..2].eq_ignore_ascii_case(b"bz");
+        let hash = crate::keyspace::hash_key(key);
+        let shard = srv.keyspace.shard(self.db, crate::keyspace::shard_of(hash));
+        match shard.get(hash, key) {
+            Some(e) => matches!((&e.value, zset), (crate::keyspace::Value::List(_), false) | (crate::keyspace::Value::ZSet(_), true)),
+            None => false,
+        }
+    }
+}
+
 impl Blocking {
     /// Clients blocked right now (INFO blocked_clients).
     pub fn blocked_clients(&self) -> usize {
@@ -159,9 +174,18 @@ impl Blocking {
     pub fn serve(&self, srv: &Server, ready: Vec<KeyId>, now: u64) {
         for key in ready {
             loop {
+                // The type check takes a shard lock: never while holding `queues`
+                // (writers take them the other way round).
+                let Some(front) = self.queues.lock().get(&key).and_then(|queue| queue.front().cloned()) else { break };
+                if !front.can_serve(srv, &key.1) {
+                    break;
+                }
                 let w = {
                     let mut q = self.queues.lock();
                     let Some(w) = q.get(&key).and_then(|queue| queue.front().cloned()) else { break };
+                    if !Arc::ptr_eq(&w, &front) {
+                        continue;
+                    }
                     // Unlinked while its command runs, so a nested serve never meets it.
                     self.unlink(&w, &mut q);
                     w
