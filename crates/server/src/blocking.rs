@@ -176,16 +176,19 @@ impl Blocking {
             loop {
                 // The type check takes a shard lock: never while holding `queues`
                 // (writers take them the other way round).
-                let Some(front) = self.queues.lock().get(&key).and_then(|queue| queue.front().cloned()) else { break };
-                if !front.can_serve(srv, &key.1) {
-                    break;
-                }
+                // The oldest waiter that the key's type can serve (a zset waiter and a
+                // list waiter may share a key name).
+                let queued: Vec<Arc<Waiter>> = match self.queues.lock().get(&key) {
+                    Some(queue) => queue.iter().cloned().collect(),
+                    None => break,
+                };
+                let Some(front) = queued.into_iter().find(|w| w.can_serve(srv, &key.1)) else { break };
                 let w = {
                     let mut q = self.queues.lock();
-                    let Some(w) = q.get(&key).and_then(|queue| queue.front().cloned()) else { break };
-                    if !Arc::ptr_eq(&w, &front) {
+                    if !q.get(&key).is_some_and(|queue| queue.iter().any(|x| Arc::ptr_eq(x, &front))) {
                         continue;
                     }
+                    let w = front;
                     // Unlinked while its command runs, so a nested serve never meets it.
                     self.unlink(&w, &mut q);
                     w
@@ -202,7 +205,8 @@ impl Blocking {
                 let mut out = ReplyBuf::new();
                 out.resp3 = w.resp3;
                 let args: Vec<&[u8]> = w.args.iter().map(|a| a.as_slice()).collect();
-                crate::commands::execute(srv, &mut client, &mut out, &args, now);
+                // The clock now, not the writer's: a key may have expired meanwhile.
+                crate::commands::execute(srv, &mut client, &mut out, &args, crate::util::now_ms().max(now));
                 if client.block.is_some() {
                     // Nothing for it after all: back to the head of its queues.
                     let mut q = self.queues.lock();

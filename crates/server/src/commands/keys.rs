@@ -300,7 +300,11 @@ pub fn swapdb(ctx: &mut Ctx) -> CmdResult {
         // Clients blocked on a key that now holds a list or sorted set wake up.
         for db in [a, b] {
             for k in ctx.srv.blocking.keys_in(db) {
-                if ctx.lookup_in(db, &k).is_some_and(|e| matches!(e.value, Value::List(_) | Value::ZSet(_))) {
+                // No lazy expiry here: an expired key's DEL belongs after SWAPDB in
+                // the stream, when the woken client finds it gone.
+                let hash = crate::keyspace::hash_key(&k);
+                let shard = ctx.keys.shard_mut(Slot { db: db as u32, shard: crate::keyspace::shard_of(hash) as u32 });
+                if shard.get(hash, &k).is_some_and(|e| matches!(e.value, Value::List(_) | Value::ZSet(_))) {
                     ctx.signal_ready_in(db, &k);
                 }
             }
