@@ -71,7 +71,11 @@ impl Waiter {
         let zset = self.args[0].len() > 2 && self.args[0][..2].eq_ignore_ascii_case(b"bz");
         let hash = crate::keyspace::hash_key(key);
         let shard = srv.keyspace.shard(self.db, crate::keyspace::shard_of(hash));
+        let now = crate::util::now_ms();
         match shard.get(hash, key) {
+            // A logically expired key serves nobody and is not deleted here (Redis
+            // leaves that to the next access, which is where its DEL is propagated).
+            Some(e) if e.expire_at != 0 && e.expire_at <= now => false,
             Some(e) => matches!((&e.value, zset), (crate::keyspace::Value::List(_), false) | (crate::keyspace::Value::ZSet(_), true)),
             None => false,
         }
