@@ -236,6 +236,18 @@ fn format_decimal(m: i128, scale: u32) -> String {
     }
 }
 
+/// Clamps an inclusive (start, end) index pair, negative counting from the end, to a
+/// collection of `len` elements as Redis's LRANGE/ZRANGE do; `None` for an empty range.
+pub fn clamp_range(start: i64, end: i64, len: usize) -> Option<(usize, usize)> {
+    let n = len as i64;
+    let s = if start < 0 { (n + start).max(0) } else { start };
+    let e = if end < 0 { n + end } else { end };
+    if s > e || s >= n {
+        return None;
+    }
+    Some((s as usize, e.min(n - 1) as usize))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -8,46 +8,6 @@ mod common;
 
 use std::io::{BufRead, BufReader, Read};
 use std::net::TcpStream;
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
-
-/// A reference redis-server, killed (and its directory removed) on drop, panics included.
-struct RedisGuard {
-    child: Child,
-    dir: PathBuf,
-}
-
-impl Drop for RedisGuard {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-fn start_redis() -> (RedisGuard, u16) {
-    let bin = std::env::var("FERROKV_DIFF_REDIS").unwrap_or_else(|_| "redis-server".into());
-    let port = common::free_port();
-    let dir = std::env::temp_dir().join(format!("ferrokv-diff-redis-{port}-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let child = Command::new(&bin)
-        .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
-        .current_dir(&dir)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start redis-server");
-    let guard = RedisGuard { child, dir };
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while Instant::now() < deadline {
-        if TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return (guard, port);
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    panic!("redis-server did not start on port {port}");
-}
 
 /// Reads one complete reply, byte for byte, appending it to `out`.
 fn read_reply(r: &mut BufReader<TcpStream>, out: &mut Vec<u8>) {
@@ -583,7 +543,7 @@ fn run_sequence(fk: &mut Conn, rd: &mut Conn, seed: u64, count: usize, label: &s
 
 #[test]
 fn random_commands_match_real_redis() {
-    let (_redis, rport) = start_redis();
+    let (_redis, rport) = common::peer::start_redis();
     let s = common::Server::start();
     let mut fk = Conn { raw: s.raw() };
     let mut rd = Conn { raw: common::Raw::connect(rport) };

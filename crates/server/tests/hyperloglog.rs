@@ -7,9 +7,6 @@ mod common;
 use common::{Raw, Server};
 
 use std::io::BufRead;
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
 
 /// Sends a command and reads its reply byte for byte (`Raw::cmd` decodes lossily,
 /// which would hide differing non-UTF-8 bytes).
@@ -169,43 +166,6 @@ fn write_stream_effects() {
     assert!(st.contains("*3 $7 PFMERGE $1 m $1 h "), "{st}");
 }
 
-/// A reference redis-server, killed (and its directory removed) on drop.
-struct RedisGuard {
-    child: Child,
-    dir: PathBuf,
-}
-
-impl Drop for RedisGuard {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-fn start_redis() -> (RedisGuard, u16) {
-    let bin = std::env::var("FERROKV_DIFF_REDIS").unwrap_or_else(|_| "redis-server".into());
-    let port = common::free_port();
-    let dir = std::env::temp_dir().join(format!("ferrokv-hll-redis-{port}-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let child = Command::new(&bin)
-        .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
-        .current_dir(&dir)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start redis-server");
-    let guard = RedisGuard { child, dir };
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while Instant::now() < deadline {
-        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return (guard, port);
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    panic!("redis-server did not start on port {port}");
-}
-
 /// xorshift64*: the same element sequence on both servers without a shared RNG crate.
 struct Rng(u64);
 
@@ -229,7 +189,7 @@ fn both(a: &mut Raw, b: &mut Raw, args: &[&[u8]]) -> Vec<u8> {
 
 #[test]
 fn bytes_identical_to_redis() {
-    let (_guard, port) = start_redis();
+    let (_guard, port) = common::peer::start_redis();
     let s = Server::start();
     let (mut a, mut b) = (s.raw(), Raw::connect(port));
     let mut rng = Rng(0x9e3779b97f4a7c15);

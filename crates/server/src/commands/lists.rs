@@ -172,24 +172,6 @@ pub fn rpop(ctx: &mut Ctx) -> CmdResult {
     pop(ctx, false)
 }
 
-/// Clamps an inclusive (start, end) pair with negative indexes to the list length;
-/// `None` for an empty range.
-fn clamp_range(start: i64, end: i64, len: usize) -> Option<(usize, usize)> {
-    let n = len as i64;
-    let mut s = if start < 0 { n + start } else { start };
-    let mut e = if end < 0 { n + end } else { end };
-    if s < 0 {
-        s = 0;
-    }
-    if s > e || s >= n {
-        return None;
-    }
-    if e >= n {
-        e = n - 1;
-    }
-    Some((s as usize, e as usize))
-}
-
 pub fn lrange(ctx: &mut Ctx) -> CmdResult {
     let (start, end) = (ctx.int_arg(2)?, ctx.int_arg(3)?);
     let (l, out) = ctx.read_out::<List>(ctx.args[1])?;
@@ -197,7 +179,7 @@ pub fn lrange(ctx: &mut Ctx) -> CmdResult {
         out.array(0);
         return Ok(());
     };
-    match clamp_range(start, end, l.len()) {
+    match crate::util::clamp_range(start, end, l.len()) {
         None => out.array(0),
         Some((s, e)) => {
             out.array(e - s + 1);
@@ -296,7 +278,7 @@ pub fn ltrim(ctx: &mut Ctx) -> CmdResult {
         return Ok(());
     };
     let len = l.len();
-    let (ltrim, rtrim) = match clamp_range(start, end, len) {
+    let (ltrim, rtrim) = match crate::util::clamp_range(start, end, len) {
         None => (len, 0),
         Some((s, e)) => (s, len - e - 1),
     };

@@ -70,21 +70,9 @@ pub fn reply_elems(out: &mut ReplyBuf, items: &[(Vec<u8>, f64)], withscores: boo
     }
 }
 
-/// Normalises a rank range as Redis does; `None` when empty.
+/// Normalises a rank range as Redis does, end exclusive; `None` when empty.
 fn rank_range(start: i64, end: i64, len: usize) -> Option<(usize, usize)> {
-    let n = len as i64;
-    let mut s = if start < 0 { start + n } else { start };
-    let mut e = if end < 0 { end + n } else { end };
-    if s < 0 {
-        s = 0;
-    }
-    if s > e || s >= n {
-        return None;
-    }
-    if e >= n {
-        e = n - 1;
-    }
-    Some((s as usize, e as usize + 1))
+    crate::util::clamp_range(start, end, len).map(|(s, e)| (s, e + 1))
 }
 
 /// Slots for commands whose keys follow a numkeys argument: every argument after the

@@ -7,6 +7,9 @@ use std::net::{TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+pub mod events;
+pub mod peer;
+
 pub struct Server {
     pub port: u16,
     child: Child,
