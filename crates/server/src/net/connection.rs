@@ -71,7 +71,7 @@ async fn run(srv: &Server, client: &mut Client, mut stream: TcpStream) -> std::i
                 continue;
             }
             Some(first) = recv_opt(&mut monitor_rx) => {
-                if forward(srv, &shared, &mut stream, monitor_rx.as_mut(), first).await?.is_none() {
+                if forward(srv, &shared, &mut stream, monitor_rx.as_mut(), &first).await?.is_none() {
                     return Ok(());
                 }
                 continue;
@@ -80,13 +80,13 @@ async fn run(srv: &Server, client: &mut Client, mut stream: TcpStream) -> std::i
                 // Swap buffers so both keep their capacity across bursts.
                 spare.clear();
                 sub.as_ref().expect("subscribed").take(&mut spare);
-                if !spare.is_empty() && forward(srv, &shared, &mut stream, None, bytes::Bytes::copy_from_slice(&spare)).await?.is_none() {
+                if !spare.is_empty() && forward(srv, &shared, &mut stream, None, &spare).await?.is_none() {
                     return Ok(());
                 }
                 continue;
             }
             Some(first) = recv_opt(&mut push_rx) => {
-                if forward(srv, &shared, &mut stream, push_rx.as_mut(), first).await?.is_none() {
+                if forward(srv, &shared, &mut stream, push_rx.as_mut(), &first).await?.is_none() {
                     return Ok(());
                 }
                 continue;
@@ -197,19 +197,26 @@ async fn forward(
     shared: &ClientShared,
     stream: &mut TcpStream,
     rx: Option<&mut mpsc::UnboundedReceiver<bytes::Bytes>>,
-    first: bytes::Bytes,
+    first: &[u8],
 ) -> std::io::Result<Option<usize>> {
-    let mut chunk = first.to_vec();
+    // Only gather into a new buffer when more is queued behind `first`.
+    let mut gathered = Vec::new();
     if let Some(rx) = rx {
-        while chunk.len() < 256 * 1024 {
+        while first.len() + gathered.len() < 256 * 1024 {
             match rx.try_recv() {
-                Ok(more) => chunk.extend_from_slice(&more),
+                Ok(more) => {
+                    if gathered.is_empty() {
+                        gathered.extend_from_slice(first);
+                    }
+                    gathered.extend_from_slice(&more);
+                }
                 Err(_) => break,
             }
         }
     }
+    let chunk: &[u8] = if gathered.is_empty() { first } else { &gathered };
     // A subscriber that stopped reading must still be closable.
-    let write = stream.write_all(&chunk);
+    let write = stream.write_all(chunk);
     tokio::pin!(write);
     let mut woken = false;
     loop {
@@ -327,7 +334,7 @@ async fn wait_blocked(
             }
             // Invalidations still reach a blocked client.
             Some(first) = recv_opt(push_rx) => {
-                if forward(srv, &shared, stream, push_rx.as_mut(), first).await?.is_none() {
+                if forward(srv, &shared, stream, push_rx.as_mut(), &first).await?.is_none() {
                     alive = false;
                     break;
                 }
