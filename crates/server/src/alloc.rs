@@ -1,7 +1,8 @@
 //! A counting wrapper around the system allocator, so INFO's `used_memory` (and later
 //! `maxmemory`) reflect what the server allocated, not its RSS. Each thread batches
-//! its count locally and publishes it in steps of 256 KiB, so counting costs no shared
-//! cache-line traffic on the hot path.
+//! its count locally and publishes it in steps of 64 KiB, so counting costs no shared
+//! cache-line traffic on the hot path; a large allocation is published at once, so
+//! maxmemory sees it before the next command.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
@@ -10,7 +11,9 @@ use std::sync::atomic::{AtomicIsize, Ordering};
 pub struct Counting;
 
 static ALLOCATED: AtomicIsize = AtomicIsize::new(0);
-const PUBLISH_STEP: isize = 256 * 1024;
+const PUBLISH_STEP: isize = 64 * 1024;
+/// Allocations from this size on are counted globally right away.
+const LARGE: isize = 8 * 1024;
 
 thread_local! {
     static LOCAL: Cell<isize> = const { Cell::new(0) };
@@ -18,6 +21,10 @@ thread_local! {
 
 #[inline]
 fn account(delta: isize) {
+    if delta.abs() >= LARGE {
+        ALLOCATED.fetch_add(delta, Ordering::Relaxed);
+        return;
+    }
     // `try_with`: a thread being torn down still frees memory; count it directly then.
     if LOCAL
         .try_with(|l| {

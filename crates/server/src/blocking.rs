@@ -70,7 +70,7 @@ impl Waiter {
     fn can_serve(&self, srv: &Server, key: &[u8]) -> bool {
         let zset = self.args[0].len() > 2 && self.args[0][..2].eq_ignore_ascii_case(b"bz");
         let hash = crate::keyspace::hash_key(key);
-        let shard = srv.keyspace.shard(self.db, crate::keyspace::shard_of(hash));
+        let shard = srv.keyspace.shard_ro(self.db, crate::keyspace::shard_of(hash));
         let now = crate::util::now_ms();
         match shard.get(hash, key) {
             // A logically expired key serves nobody and is not deleted here (Redis

@@ -541,6 +541,26 @@ pub struct Settings {
     pub maxmemory: u64,
     pub maxmemory_policy: String,
     pub maxmemory_samples: usize,
+    pub lfu_log_factor: u32,
+    pub lfu_decay_time: u64,
+    /// `save` as (seconds, changes) pairs; empty disables automatic snapshots.
+    pub save_points: Vec<(u64, u64)>,
+    pub stop_writes_on_bgsave_error: bool,
+    pub rdb_key_save_delay: i64,
+    pub appendonly: bool,
+    pub appendfsync: String,
+    pub aof_use_rdb_preamble: bool,
+    pub aof_load_truncated: bool,
+    pub aof_timestamp_enabled: bool,
+    pub auto_aof_rewrite_percentage: u64,
+    pub auto_aof_rewrite_min_size: u64,
+    pub no_appendfsync_on_rewrite: bool,
+    pub replica_read_only: bool,
+    pub replica_serve_stale_data: bool,
+    pub min_replicas_to_write: usize,
+    pub min_replicas_max_lag: u64,
+    /// `busy-reply-threshold` (`lua-time-limit`) in ms: a script running longer is busy.
+    pub busy_reply_threshold: u64,
 }
 
 pub struct Config {
@@ -563,6 +583,7 @@ impl Config {
         // empty default is one no file or CONFIG SET can give back.
         let values: Vec<String> = OPTIONS.iter().map(|o| o.default.to_string()).collect();
         let settings = Arc::new(build_settings(&values));
+        crate::evict::lfu::configure(&settings);
         Config {
             values: RwLock::new(values),
             settings: RwLock::new(settings),
@@ -694,7 +715,9 @@ impl Config {
             fresh[*i] = v;
         }
         *values = fresh;
-        *self.settings.write() = Arc::new(build_settings(&values));
+        let settings = Arc::new(build_settings(&values));
+        crate::evict::lfu::configure(&settings);
+        *self.settings.write() = settings;
         self.version.fetch_add(1, Ordering::AcqRel);
         Ok(())
     }
@@ -758,7 +781,30 @@ fn build_settings(v: &[String]) -> Settings {
         notify_flags: crate::notify::flags_from_str(get("notify-keyspace-events")),
         maxmemory: get("maxmemory").parse().unwrap_or(0),
         maxmemory_policy: get("maxmemory-policy").to_string(),
+        lfu_log_factor: get("lfu-log-factor").parse().unwrap_or(10),
+        lfu_decay_time: get("lfu-decay-time").parse().unwrap_or(1),
         maxmemory_samples: num("maxmemory-samples") as usize,
+        save_points: get("save")
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .chunks(2)
+            .filter_map(|c| Some((c.first()?.parse().ok()?, c.get(1)?.parse().ok()?)))
+            .collect(),
+        stop_writes_on_bgsave_error: get("stop-writes-on-bgsave-error") == "yes",
+        rdb_key_save_delay: num("rdb-key-save-delay"),
+        appendonly: get("appendonly") == "yes",
+        appendfsync: get("appendfsync").to_string(),
+        aof_use_rdb_preamble: get("aof-use-rdb-preamble") == "yes",
+        aof_load_truncated: get("aof-load-truncated") == "yes",
+        aof_timestamp_enabled: get("aof-timestamp-enabled") == "yes",
+        auto_aof_rewrite_percentage: num("auto-aof-rewrite-percentage") as u64,
+        auto_aof_rewrite_min_size: get("auto-aof-rewrite-min-size").parse().unwrap_or(0),
+        no_appendfsync_on_rewrite: get("no-appendfsync-on-rewrite") == "yes",
+        replica_read_only: get("replica-read-only") == "yes",
+        replica_serve_stale_data: get("replica-serve-stale-data") == "yes",
+        min_replicas_to_write: num("min-replicas-to-write") as usize,
+        min_replicas_max_lag: num("min-replicas-max-lag") as u64,
+        busy_reply_threshold: num("busy-reply-threshold").max(0) as u64,
     }
 }
 

@@ -14,6 +14,8 @@ pub fn spawn(srv: Arc<Server>) {
         .spawn(move || {
             let mut cursor = ExpireCursor::default();
             let mut last_sample = Instant::now();
+            let mut last_second = Instant::now();
+            let mut last_ping = Instant::now();
             loop {
                 srv.tick_lru_clock();
                 srv.used_memory();
@@ -24,7 +26,8 @@ pub fn spawn(srv: Arc<Server>) {
                 let hz = srv.config.settings().hz.max(1);
                 let period = Duration::from_millis(1000 / hz);
                 let started = Instant::now();
-                if srv.active_expire.load(Ordering::Relaxed) {
+                // A replica never expires keys itself: its master's DELs do.
+                if srv.active_expire.load(Ordering::Relaxed) && srv.master.lock().is_none() {
                     // Like Redis: at most 25% of the period is spent expiring keys.
                     let now = crate::util::now_ms();
                     active_expire_cycle(&srv.keyspace, &mut cursor, now, period / 4, |db, e| {
@@ -33,6 +36,12 @@ pub fn spawn(srv: Arc<Server>) {
                     srv.stats.expire_cycle_us.fetch_add(started.elapsed().as_micros() as u64, Ordering::Relaxed);
                 }
                 srv.tracking.enforce_limit(&srv, None);
+                if last_second.elapsed() >= Duration::from_secs(1) {
+                    last_second = Instant::now();
+                    crate::persistence::snapshot::cron(&srv);
+                    crate::persistence::aof::cron(&srv);
+                    crate::replication::cron(&srv, &mut last_ping);
+                }
                 if let Some(rest) = period.checked_sub(started.elapsed()) {
                     std::thread::sleep(rest);
                 }

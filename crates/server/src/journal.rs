@@ -9,7 +9,7 @@ use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use bytes::Bytes;
-use parking_lot::Mutex;
+use parking_lot::{Condvar, Mutex, MutexGuard};
 use tokio::sync::mpsc::UnboundedSender;
 
 pub struct Journal {
@@ -19,6 +19,10 @@ pub struct Journal {
     /// like Redis, which creates its backlog with the first replica, a server nobody
     /// replicates from spends neither memory nor a global lock on it.
     active: AtomicBool,
+    /// Set while a dataset is reloaded from the AOF (DEBUG LOADAOF): nothing is appended.
+    suppressed: AtomicBool,
+    /// Wakes the AOF writer early (it otherwise polls every few ms).
+    aof_ready: Condvar,
 }
 
 struct Inner {
@@ -28,6 +32,29 @@ struct Inner {
     backlog_size: usize,
     subscribers: Vec<UnboundedSender<Bytes>>,
     scratch: Vec<u8>,
+    /// Only replication needs the backlog; an AOF alone does not keep one.
+    keep_backlog: bool,
+    /// Bytes waiting for the AOF writer (None: AOF off).
+    aof: Option<Vec<u8>>,
+    /// `aof-timestamp-enabled`: the second of the last `#TS:` annotation written.
+    aof_ts: Option<u64>,
+}
+
+impl Inner {
+    /// The backlog (when kept) and every subscriber get `bytes`.
+    fn feed_replicas(&mut self, bytes: &[u8]) {
+        if self.keep_backlog {
+            self.backlog.extend(bytes.iter());
+            let excess = self.backlog.len().saturating_sub(self.backlog_size);
+            if excess > 0 {
+                self.backlog.drain(..excess);
+            }
+        }
+        if !self.subscribers.is_empty() {
+            let chunk = Bytes::copy_from_slice(bytes);
+            self.subscribers.retain(|s| s.send(chunk.clone()).is_ok());
+        }
+    }
 }
 
 impl Journal {
@@ -39,15 +66,20 @@ impl Journal {
                 backlog_size,
                 subscribers: Vec::new(),
                 scratch: Vec::with_capacity(256),
+                keep_backlog: false,
+                aof: None,
+                aof_ts: None,
             }),
             offset: AtomicU64::new(0),
             active: AtomicBool::new(false),
+            aof_ready: Condvar::new(),
+            suppressed: AtomicBool::new(false),
         }
     }
 
     /// Appends one command (already in its deterministic effect form) for database `db`.
     pub fn append(&self, db: usize, args: &[&[u8]]) {
-        if !self.active.load(Ordering::Acquire) {
+        if !self.active.load(Ordering::Acquire) || self.suppressed.load(Ordering::Relaxed) {
             return;
         }
         let mut g = self.inner.lock();
@@ -69,14 +101,20 @@ impl Journal {
             inner.last_db = Some(db);
         }
         encode(&mut inner.scratch, args);
-        inner.backlog.extend(inner.scratch.iter());
-        let excess = inner.backlog.len().saturating_sub(inner.backlog_size);
-        if excess > 0 {
-            inner.backlog.drain(..excess);
+        let scratch = std::mem::take(&mut inner.scratch);
+        inner.feed_replicas(&scratch);
+        inner.scratch = scratch;
+        if let Some(ts) = inner.aof_ts {
+            let now = crate::util::now_ms() / 1000;
+            if now != ts {
+                inner.aof_ts = Some(now);
+                if let Some(aof) = inner.aof.as_mut() {
+                    aof.extend_from_slice(format!("#TS:{now}\r\n").as_bytes());
+                }
+            }
         }
-        if !inner.subscribers.is_empty() {
-            let chunk = Bytes::copy_from_slice(&inner.scratch);
-            inner.subscribers.retain(|s| s.send(chunk.clone()).is_ok());
+        if let Some(aof) = inner.aof.as_mut() {
+            aof.extend_from_slice(&inner.scratch);
         }
         self.offset.fetch_add(inner.scratch.len() as u64, Ordering::Release);
     }
@@ -84,7 +122,7 @@ impl Journal {
     /// Appends the effects of one transaction; several are wrapped in MULTI ... EXEC so
     /// that a replica or the AOF applies them as one unit.
     pub fn append_batch(&self, cmds: &[crate::net::client::Effect]) {
-        if !self.active.load(Ordering::Acquire) {
+        if !self.active.load(Ordering::Acquire) || self.suppressed.load(Ordering::Relaxed) {
             return;
         }
         let wrap = cmds.len() > 1;
@@ -115,6 +153,16 @@ impl Journal {
         g.backlog.iter().skip(skip).copied().collect()
     }
 
+    /// `repl-backlog-size` changed at run time: a smaller backlog drops its oldest bytes.
+    pub fn set_backlog_size(&self, size: usize) {
+        let mut g = self.inner.lock();
+        g.backlog_size = size;
+        let excess = g.backlog.len().saturating_sub(size);
+        if excess > 0 {
+            g.backlog.drain(..excess);
+        }
+    }
+
     pub fn backlog_len(&self) -> usize {
         self.inner.lock().backlog.len()
     }
@@ -122,13 +170,122 @@ impl Journal {
     /// Starts keeping the stream (and its backlog) from now on.
     pub fn activate(&self) {
         let mut g = self.inner.lock();
+        g.keep_backlog = true;
         if !self.active.swap(true, Ordering::AcqRel) {
             g.last_db = None;
         }
     }
 
+    /// Starts (or stops, with `on` false) collecting the stream for the AOF. The next
+    /// command is preceded by a SELECT, as at the start of every AOF file.
+    pub fn set_aof(&self, on: bool, timestamps: bool) {
+        let mut g = self.inner.lock();
+        g.aof = on.then(Vec::new);
+        g.aof_ts = (on && timestamps).then_some(0);
+        g.last_db = None;
+        if on {
+            self.active.store(true, Ordering::Release);
+        }
+    }
+
+    pub fn suppress(&self, on: bool) {
+        self.suppressed.store(on, Ordering::Relaxed);
+    }
+
+    /// `aof-timestamp-enabled` changed at run time.
+    pub fn set_aof_timestamps(&self, on: bool) {
+        let mut g = self.inner.lock();
+        if g.aof.is_some() {
+            g.aof_ts = on.then_some(0);
+        }
+    }
+
+    /// The database our own writes last selected in the stream, if any.
+    pub fn selected_db(&self) -> Option<usize> {
+        self.inner.lock().last_db
+    }
+
+    /// Makes the next command start with a SELECT (a new AOF file begins).
+    pub fn reselect(&self) {
+        self.inner.lock().last_db = None;
+    }
+
+    /// Takes the bytes waiting for the AOF and the stream offset they end at.
+    pub fn take_aof(&self) -> (Vec<u8>, u64) {
+        let mut g = self.inner.lock();
+        let buf = g.aof.as_mut().map(|b| std::mem::replace(b, Vec::with_capacity(b.capacity().min(1 << 20)))).unwrap_or_default();
+        (buf, self.offset())
+    }
+
+    /// Waits up to `timeout` for AOF bytes to collect (returns at once if some wait).
+    pub fn wait_aof(&self, timeout: std::time::Duration) {
+        let mut g: MutexGuard<'_, Inner> = self.inner.lock();
+        if g.aof.as_ref().is_some_and(|b| b.is_empty()) {
+            self.aof_ready.wait_for(&mut g, timeout);
+        }
+    }
+
+    /// Bytes waiting for the AOF writer (INFO's aof_buffer_length).
+    pub fn aof_pending(&self) -> usize {
+        self.inner.lock().aof.as_ref().map_or(0, |b| b.len())
+    }
+
     pub fn is_active(&self) -> bool {
         self.active.load(Ordering::Acquire)
+    }
+
+    /// A partial resync: when the stream from `from` (the next byte the replica wants)
+    /// is still in the backlog, returns those bytes and subscribes `tx` to what follows,
+    /// atomically; None when it is not (a full resync is needed).
+    pub fn continue_from(&self, from: u64, tx: UnboundedSender<Bytes>) -> Option<Vec<u8>> {
+        let mut g = self.inner.lock();
+        if !g.keep_backlog {
+            return None;
+        }
+        let end = self.offset() + 1;
+        let first = end - g.backlog.len() as u64;
+        if from < first || from > end {
+            return None;
+        }
+        let tail: Vec<u8> = g.backlog.iter().skip((from - first) as usize).copied().collect();
+        g.subscribers.push(tx);
+        Some(tail)
+    }
+
+    /// A replica's stream: the master's bytes exactly as received (so offsets match the
+    /// master's), to our own replicas, backlog and AOF.
+    pub fn append_raw(&self, bytes: &[u8]) {
+        let mut g = self.inner.lock();
+        g.feed_replicas(bytes);
+        if let Some(aof) = g.aof.as_mut() {
+            aof.extend_from_slice(bytes);
+        }
+        self.offset.fetch_add(bytes.len() as u64, Ordering::Release);
+    }
+
+    /// After a full resync: the stream continues at the master's offset, with an empty
+    /// backlog, and our next own write starts with a SELECT.
+    pub fn reset_to(&self, offset: u64) {
+        let mut g = self.inner.lock();
+        g.backlog.clear();
+        g.last_db = None;
+        g.keep_backlog = true;
+        self.active.store(true, Ordering::Release);
+        self.offset.store(offset, Ordering::Release);
+    }
+
+    /// Appends bytes for replicas only (the master's PING), never for the AOF.
+    pub fn append_replication_only(&self, args: &[&[u8]]) {
+        let mut g = self.inner.lock();
+        if !g.keep_backlog || g.subscribers.is_empty() {
+            return;
+        }
+        let mut scratch = std::mem::take(&mut g.scratch);
+        scratch.clear();
+        encode(&mut scratch, args);
+        g.feed_replicas(&scratch);
+        self.offset.fetch_add(scratch.len() as u64, Ordering::Release);
+        g.scratch = scratch;
     }
 
     /// Receives every chunk appended from now on (AOF writer, replicas).
@@ -136,11 +293,13 @@ impl Journal {
         self.active.store(true, Ordering::Release);
         let mut g = self.inner.lock();
         g.last_db = None;
+        g.keep_backlog = true;
         g.subscribers.push(tx);
     }
 }
 
-fn encode(out: &mut Vec<u8>, args: &[&[u8]]) {
+/// One command as a RESP array of bulk strings.
+pub fn encode(out: &mut Vec<u8>, args: &[&[u8]]) {
     let mut b = itoa::Buffer::new();
     out.push(b'*');
     out.extend_from_slice(b.format(args.len()).as_bytes());

@@ -3,8 +3,8 @@
 //! Layout: [`net`] accepts connections and runs the pipelined read/execute/write loop;
 //! [`commands`] holds the one command table and one file per command family;
 //! [`keyspace`] owns the sharded databases, values and expiry; [`journal`] is the single
-//! ordered write stream that persistence and replication consume; [`config`] is the one
-//! table of options.
+//! ordered write stream that persistence and replication consume; [`scripting`] runs
+//! Lua scripts and functions; [`config`] is the one table of options.
 
 pub mod alloc;
 pub mod blocking;
@@ -21,6 +21,7 @@ pub mod notify;
 pub mod persistence;
 pub mod pubsub;
 pub mod replication;
+pub mod scripting;
 pub mod server;
 pub mod stats;
 pub mod tracking;

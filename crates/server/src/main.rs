@@ -112,10 +112,18 @@ fn main() {
             std::process::id()
         );
         // Loaded before listening, so no client ever sees a partial dataset.
-        let dbfile = srv.config.get("dbfilename").unwrap_or_default();
-        if let Err(e) = ferrokv_server::persistence::load::load_at_startup(&srv, std::path::Path::new(&dbfile)) {
-            tracing::warn!("{e}");
-            std::process::exit(1);
+        // With the AOF on, it alone is the dataset (as in Redis); otherwise the RDB.
+        if s.appendonly {
+            if let Err(e) = ferrokv_server::persistence::aof::load_and_open(&srv) {
+                tracing::warn!("{}", e.0);
+                std::process::exit(1);
+            }
+        } else {
+            let dbfile = srv.config.get("dbfilename").unwrap_or_default();
+            if let Err(e) = ferrokv_server::persistence::load::load_at_startup(&srv, std::path::Path::new(&dbfile)) {
+                tracing::warn!("{e}");
+                std::process::exit(1);
+            }
         }
         if let Err(e) = net::listen(&srv) {
             tracing::warn!("Warning: {e}");
@@ -124,16 +132,41 @@ fn main() {
         }
         tracing::info!("Running mode=standalone, port={}, worker threads={workers}.", s.port);
         cron::spawn(srv.clone());
+        let replicaof = srv.config.get("replicaof").unwrap_or_default();
+        if let [host, port] = replicaof.split_whitespace().collect::<Vec<_>>()[..] {
+            if let Ok(port) = port.parse::<u16>() {
+                ferrokv_server::replication::replica::start(&srv, host.to_string(), port);
+            }
+        }
         srv.startup_memory.store(srv.used_memory(), Ordering::Relaxed);
         tracing::info!("Server initialized");
         tracing::info!("Ready to accept connections tcp");
         let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("signal handler");
-        tokio::select! {
-            _ = srv.shutdown.notified() => {}
-            _ = tokio::signal::ctrl_c() => tracing::warn!("Received SIGINT scheduling shutdown..."),
-            _ = term.recv() => tracing::warn!("Received SIGTERM scheduling shutdown..."),
+        loop {
+            let by_signal = tokio::select! {
+                _ = srv.shutdown.notified() => false,
+                _ = tokio::signal::ctrl_c() => {
+                    tracing::warn!("Received SIGINT scheduling shutdown...");
+                    true
+                }
+                _ = term.recv() => {
+                    tracing::warn!("Received SIGTERM scheduling shutdown...");
+                    true
+                }
+            };
+            if !by_signal {
+                break;
+            }
+            tracing::warn!("User requested shutdown...");
+            let s2 = srv.clone();
+            let done = tokio::task::spawn_blocking(move || {
+                ferrokv_server::persistence::prepare_shutdown(&s2, ferrokv_server::persistence::FinalSave::Default)
+            });
+            if let Ok(Ok(())) = done.await {
+                break;
+            }
+            tracing::warn!("SIGTERM received but errors trying to shut down the server, check the logs for more information");
         }
-        tracing::warn!("User requested shutdown...");
         tracing::warn!("ferrokv is now ready to exit, bye bye...");
         std::process::exit(0);
     });

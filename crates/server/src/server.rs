@@ -30,10 +30,18 @@ pub struct Server {
     pub watches: crate::watch::Watches,
     pub pubsub: crate::pubsub::PubSub,
     pub tracking: crate::tracking::Tracking,
+    pub scripts: crate::scripting::Scripts,
     pub start: Instant,
     pub start_unix: u64,
     pub run_id: String,
     pub replid: Mutex<String>,
+    /// The history we continued from before the last promotion, and where ours began.
+    pub replid2: Mutex<String>,
+    pub second_repl_offset: std::sync::atomic::AtomicI64,
+    /// Our master, when we are a replica.
+    pub master: Mutex<Option<Arc<crate::replication::replica::MasterLink>>>,
+    /// Whether `master` is set, read on every write without taking its lock.
+    pub replica_mode: AtomicBool,
     pub clients: Mutex<HashMap<u64, Arc<ClientShared>>>,
     pub next_client_id: AtomicU64,
     pub connected: AtomicUsize,
@@ -46,6 +54,9 @@ pub struct Server {
     pub pause_write_only: AtomicBool,
     pub unpaused: Notify,
     pub dirty: AtomicU64,
+    pub rdb: crate::persistence::snapshot::RdbState,
+    pub aof: crate::persistence::aof::Aof,
+    pub replicas: crate::replication::Replicas,
     pub lastsave: AtomicU64,
     pub active_expire: AtomicBool,
     pub shutdown: Notify,
@@ -104,10 +115,15 @@ impl Server {
             watches: Default::default(),
             pubsub: Default::default(),
             tracking: Default::default(),
+            scripts: Default::default(),
             start: Instant::now(),
             start_unix: crate::util::now_ms() / 1000,
             run_id,
             replid: Mutex::new(random_hex(40)),
+            replid2: Mutex::new("0".repeat(40)),
+            second_repl_offset: std::sync::atomic::AtomicI64::new(-1),
+            master: Mutex::new(None),
+            replica_mode: AtomicBool::new(false),
             clients: Mutex::new(HashMap::new()),
             next_client_id: AtomicU64::new(1),
             connected: AtomicUsize::new(0),
@@ -119,6 +135,9 @@ impl Server {
             pause_write_only: AtomicBool::new(false),
             unpaused: Notify::new(),
             dirty: AtomicU64::new(0),
+            rdb: Default::default(),
+            aof: Default::default(),
+            replicas: Default::default(),
             lastsave: AtomicU64::new(crate::util::now_ms() / 1000),
             active_expire: AtomicBool::new(true),
             shutdown: Notify::new(),
@@ -139,6 +158,16 @@ impl Server {
     /// resolution); the cron advances it so commands never read the system clock for it.
     pub fn lru_clock(&self) -> u32 {
         self.lru.load(Ordering::Relaxed)
+    }
+
+    /// The access field of a key created now: the LRU clock, or a fresh LFU counter
+    /// under an LFU policy.
+    pub fn new_key_lru(&self) -> u32 {
+        if crate::evict::lfu::on() {
+            crate::evict::lfu::new_key()
+        } else {
+            self.lru_clock()
+        }
     }
 
     pub fn tick_lru_clock(&self) {
@@ -183,8 +212,14 @@ impl Server {
 
     /// Sends `+<time> [<db> <addr>] "arg" ...` to every MONITOR client.
     pub fn feed_monitors(&self, client: &Client, args: &[&[u8]]) {
+        self.feed_monitors_from(client.db, &client.shared.addr, args);
+    }
+
+    /// MONITOR's line for a command from `source` (a client's address, or `lua` for a
+    /// command a script ran) in database `db`.
+    pub fn feed_monitors_from(&self, db: usize, source: &str, args: &[&[u8]]) {
         let us = crate::util::now_us();
-        let mut line = format!("+{}.{:06} [{} {}]", us / 1_000_000, us % 1_000_000, client.db, client.shared.addr);
+        let mut line = format!("+{}.{:06} [{} {}]", us / 1_000_000, us % 1_000_000, db, source);
         // Secrets never reach the feed: AUTH's arguments and HELLO's AUTH pair.
         let redact = |i: usize| -> bool {
             if args[0].eq_ignore_ascii_case(b"auth") {
@@ -288,6 +323,7 @@ impl Server {
     }
 
     pub fn unregister_client(&self, id: u64) {
+        self.replicas.remove(id);
         if self.clients.lock().remove(&id).is_some() {
             self.connected.fetch_sub(1, Ordering::Relaxed);
         }

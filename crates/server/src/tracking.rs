@@ -105,18 +105,33 @@ pub fn leave(srv: &Server, client: &mut Client, out: &mut ReplyBuf, saved: Saved
     }
     let mark = out.buf.len();
     let me = client.shared.clone();
-    for key in &frame.own {
-        let payload = match key {
-            Some(k) => keys_payload(&[k]),
-            None => null_payload(&me),
-        };
-        send(srv, &me, &payload, &mut Some((me.id, &mut *out)));
-    }
+    send_own(srv, client, out, &frame.own);
     if !frame.bcast.is_empty() {
         broadcast(srv, frame.bcast, &mut Some((me.id, &mut *out)));
     }
     if out.buf.len() > mark {
         client.push_mark = Some(mark);
+    }
+}
+
+fn send_own(srv: &Server, client: &Client, out: &mut ReplyBuf, own: &[Option<Vec<u8>>]) {
+    let me = &client.shared;
+    for key in own {
+        let payload = match key {
+            Some(k) => keys_payload(&[k]),
+            None => null_payload(me),
+        };
+        send(srv, me, &payload, &mut Some((me.id, &mut *out)));
+    }
+}
+
+/// Writes the running client's own invalidations collected so far in its frame now,
+/// before its reply: keys evicted to make room for its command (as Redis, which
+/// evicts before running the command).
+pub fn send_own_now(srv: &Server, client: &Client, out: &mut ReplyBuf) {
+    let own = FRAME.with(|f| f.borrow_mut().as_mut().map(|fr| std::mem::take(&mut fr.own)));
+    if let Some(own) = own.filter(|o| !o.is_empty()) {
+        send_own(srv, client, out, &own);
     }
 }
 

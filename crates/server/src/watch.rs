@@ -76,6 +76,26 @@ impl Watches {
         }
     }
 
+    /// SWAPDB replaces `db`'s `key` (stored there or not: `here`) with the other
+    /// database's (`there`: absent, or stored and whether expired). As Redis: a stale
+    /// key that stays stale or goes away is no change, and neither is a missing key
+    /// replaced by a stale one (which is then watched as stale).
+    pub fn swap(&self, db: usize, key: &[u8], here: bool, there: Option<bool>) {
+        if !here && there.is_none() {
+            return;
+        }
+        let mut m = self.map.lock();
+        let Some(v) = m.get_mut(&(db, key.to_vec())) else { return };
+        for w in v {
+            match (w.stale, there) {
+                (true, None) => w.stale = false,
+                (true, Some(true)) => {}
+                (false, Some(true)) if !here => w.stale = true,
+                _ => w.dirty.store(true, Ordering::Release),
+            }
+        }
+    }
+
     /// Whether `client` watched `key` while it was already expired.
     pub fn is_stale(&self, client: u64, db: usize, key: &[u8]) -> bool {
         self.map.lock().get(&(db, key.to_vec())).is_some_and(|v| v.iter().any(|w| w.client == client && w.stale))

@@ -60,3 +60,46 @@ fn eviction_policies_make_room() {
     assert!(info_field(&mut c, "memory", "used_memory") <= limit + 64 * 1024);
     assert!(info_field(&mut c, "stats", "evicted_keys") > evicted);
 }
+
+/// LFU under an `*-lfu` policy: a new key counts 5, each access adds one with
+/// probability 1/((c-5)*lfu-log-factor+1) (always, with factor 0), OBJECT FREQ reads
+/// it, RESTORE FREQ sets it, and allkeys-lfu evicts the least used keys first.
+#[test]
+fn lfu_counts_accesses_and_evicts_the_least_used() {
+    let s = Server::start();
+    let mut c = s.raw();
+    c.cmd("SET k v");
+    assert!(c.cmd("OBJECT FREQ k").starts_with("-ERR An LFU maxmemory policy is not selected"));
+    assert_eq!(c.cmd("CONFIG SET maxmemory-policy allkeys-lfu"), "+OK\r\n");
+    assert_eq!(c.cmd("CONFIG SET lfu-log-factor 0"), "+OK\r\n");
+    assert_eq!(c.cmd("SET hot v"), "+OK\r\n");
+    assert_eq!(c.cmd("OBJECT FREQ hot"), ":5\r\n");
+    for _ in 0..50 {
+        c.cmd("GET hot");
+    }
+    assert_eq!(c.cmd("OBJECT FREQ hot"), ":55\r\n");
+    // An overwrite keeps the counter (and counts as an access).
+    c.cmd("SET hot w");
+    assert_eq!(c.cmd("OBJECT FREQ hot"), ":56\r\n");
+    assert!(c.cmd("OBJECT IDLETIME hot").starts_with("-ERR An LFU maxmemory policy is selected"));
+    let mut rc = s.client();
+    let payload: Vec<u8> = redis::cmd("DUMP").arg("hot").query(&mut rc).unwrap();
+    let _: () = redis::cmd("RESTORE").arg("copy").arg(0).arg(payload).arg("FREQ").arg(100).query(&mut rc).unwrap();
+    assert_eq!(c.cmd("OBJECT FREQ copy"), ":100\r\n");
+    // The counters survive a reload through the RDB (its FREQ opcode).
+    assert_eq!(c.cmd("DEBUG RELOAD"), "+OK\r\n");
+    assert_eq!(c.cmd("OBJECT FREQ copy"), ":100\r\n");
+    assert_eq!(c.cmd("OBJECT FREQ hot"), ":57\r\n", "56, and one more for DUMP's read");
+    assert_eq!(c.cmd("CONFIG SET lfu-log-factor 10"), "+OK\r\n");
+
+    // Eviction: 200 cold keys (count 5) and the hot ones; room for about half.
+    for i in 0..200 {
+        c.cmd(&format!("SET cold:{i} {}", "x".repeat(1000)));
+    }
+    let used = info_field(&mut c, "memory", "used_memory");
+    assert_eq!(c.cmd(&format!("CONFIG SET maxmemory {}", used - 100 * 1024)), "+OK\r\n");
+    assert_eq!(c.cmd("PING"), "+PONG\r\n");
+    assert_eq!(c.cmd("CONFIG SET maxmemory 0"), "+OK\r\n");
+    assert!(info_field(&mut c, "stats", "evicted_keys") > 0);
+    assert_eq!(c.cmd("EXISTS hot copy"), ":2\r\n", "the frequently used keys stay");
+}

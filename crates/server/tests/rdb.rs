@@ -24,9 +24,7 @@ impl Real {
             .stdout(Stdio::null())
             .spawn()
             .expect("redis-server installed");
-        let ok = common::eventually(Duration::from_secs(10), || {
-            std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() && common::Raw::connect(port).cmd("PING") == "+PONG\r\n"
-        });
+        let ok = common::eventually(Duration::from_secs(10), || common::responds(port));
         assert!(ok, "redis-server did not start");
         Real { port, child }
     }

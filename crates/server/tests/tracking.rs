@@ -647,3 +647,26 @@ print("OK")
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success() && stdout.trim() == "OK", "stdout: {stdout}\nstderr: {}", String::from_utf8_lossy(&out.stderr));
 }
+
+/// A tracked key evicted to make room for a command is invalidated before that
+/// command's reply (Redis evicts before running it); used_memory counts a large
+/// allocation at once, so the eviction happens at the very next command.
+#[test]
+fn eviction_invalidates_before_the_reply() {
+    let s = Server::start();
+    let mut c = resp3(&s);
+    assert_eq!(c.cmd("CLIENT TRACKING on"), "+OK\r\n");
+    let info = c.cmd("INFO memory");
+    let used: u64 = info.lines().find_map(|l| l.strip_prefix("used_memory:")).unwrap().trim().parse().unwrap();
+    assert_eq!(c.cmd(&format!("CONFIG SET maxmemory {}", used + 100 * 1024)), "+OK\r\n");
+    assert_eq!(c.cmd("CONFIG SET maxmemory-policy volatile-random"), "+OK\r\n");
+    assert_eq!(c.cmd("SETEX volatile-key 10000 x"), "+OK\r\n");
+    assert_eq!(c.cmd("GET volatile-key"), "$1\r\nx\r\n");
+    // 200 KB in one allocation: over the limit from here on.
+    assert_eq!(c.cmd("SETBIT big-key 1600000 0"), ":0\r\n");
+    assert_eq!(c.cmd("GETBIT big-key 0"), push(&["volatile-key"]));
+    assert_eq!(c.read(), ":0\r\n");
+    assert_eq!(c.cmd("CONFIG SET maxmemory 0"), "+OK\r\n");
+    assert_eq!(c.cmd("EXISTS volatile-key"), ":0\r\n");
+    assert!(quiet(&mut c));
+}

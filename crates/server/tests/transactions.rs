@@ -183,3 +183,36 @@ fn transaction_enters_the_write_stream_as_one_unit() {
     let tail = "*1\r\n$5\r\nMULTI\r\n*3\r\n$3\r\nSET\r\n$1\r\na\r\n$1\r\n1\r\n*2\r\n$4\r\nINCR\r\n$1\r\na\r\n*1\r\n$4\r\nEXEC\r\n";
     assert!(stream.contains(tail), "stream: {stream:?}");
 }
+
+/// SWAPDB and stale (expired, not yet deleted) keys, as Redis 7.2: a missing key
+/// replaced by a stale one, or a stale key by another, is no change; a live key
+/// replaced by anything, or a missing one by a live key, is.
+#[test]
+fn swapdb_and_watched_stale_keys() {
+    let s = Server::start();
+    let mut c = s.raw();
+    let exec_after = |c: &mut common::Raw, setup: &[&str]| -> String {
+        c.cmd("FLUSHALL");
+        c.cmd("DEBUG SET-ACTIVE-EXPIRE 0");
+        for line in setup {
+            c.cmd(line);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+        c.cmd("SELECT 1");
+        assert_eq!(c.cmd("WATCH x"), "+OK\r\n");
+        assert_eq!(c.cmd("SWAPDB 0 1"), "+OK\r\n");
+        c.cmd("MULTI");
+        c.cmd("PING");
+        let r = c.cmd("EXEC");
+        c.cmd("SELECT 0");
+        r
+    };
+    const RAN: &str = "*1\r\n+PONG\r\n";
+    const ABORTED: &str = "*-1\r\n";
+    assert_eq!(exec_after(&mut c, &["SELECT 0", "SET x foo PX 1"]), RAN, "missing key replaced with a stale one");
+    assert_eq!(exec_after(&mut c, &["SELECT 1", "SET x foo PX 1", "SELECT 0", "SET x bar PX 1"]), RAN, "stale by stale");
+    assert_eq!(exec_after(&mut c, &["SELECT 1", "SET x foo PX 1"]), RAN, "stale key replaced with nothing");
+    assert_eq!(exec_after(&mut c, &["SELECT 0", "SET x foo"]), ABORTED, "missing key replaced with a live one");
+    assert_eq!(exec_after(&mut c, &["SELECT 1", "SET x foo"]), ABORTED, "live key replaced with nothing");
+    assert_eq!(exec_after(&mut c, &["SELECT 1", "SET x foo PX 1", "SELECT 0", "SET x bar"]), ABORTED, "stale key by a live one");
+}

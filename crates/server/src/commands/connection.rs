@@ -43,6 +43,9 @@ pub fn reset(ctx: &mut Ctx) -> CmdResult {
     ctx.client.no_evict = false;
     ctx.client.no_touch = false;
     ctx.client.authenticated = ctx.client.settings.requirepass.is_none();
+    if ctx.client.shared.monitor.swap(false, Ordering::Relaxed) {
+        ctx.client.stop_feed = true;
+    }
     ctx.out.simple(b"RESET");
     Ok(())
 }
@@ -207,8 +210,7 @@ pub fn client_list(ctx: &mut Ctx) -> CmdResult {
         if ids.as_ref().is_some_and(|v| !v.contains(&c.id)) {
             continue;
         }
-        // Only normal clients exist until Pub/Sub and replication land.
-        if typ.as_deref().is_some_and(|t| t != "normal") {
+        if typ.as_deref().is_some_and(|t| !type_matches(t, &c)) {
             continue;
         }
         text.push_str(&c.info_line());
@@ -281,7 +283,7 @@ pub fn client_kill(ctx: &mut Ctx) -> CmdResult {
         let matches = id.is_none_or(|v| v == c.id)
             && addr.as_deref().is_none_or(|a| a == c.addr)
             && laddr.as_deref().is_none_or(|a| a == c.laddr)
-            && typ.as_deref().is_none_or(|t| t == "normal")
+            && typ.as_deref().is_none_or(|t| type_matches(t, c))
             && user.as_deref().is_none_or(|u| u == "default")
             && !(skipme && c.id == me);
         if matches {
@@ -291,6 +293,17 @@ pub fn client_kill(ctx: &mut Ctx) -> CmdResult {
     }
     ctx.out.int(n);
     Ok(())
+}
+
+/// CLIENT LIST / KILL TYPE: replicas' links are `replica` (alias `slave`); every other
+/// client counts as `normal` (Pub/Sub and master links are not told apart yet).
+fn type_matches(t: &str, c: &crate::net::client::ClientShared) -> bool {
+    let replica = c.replica.load(Ordering::Relaxed);
+    match t {
+        "replica" | "slave" => replica,
+        "normal" => !replica,
+        _ => false,
+    }
 }
 
 fn kill(ctx: &mut Ctx, c: &crate::net::client::ClientShared) {

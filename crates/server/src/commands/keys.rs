@@ -127,7 +127,7 @@ pub fn scan(ctx: &mut Ctx) -> CmdResult {
     // deleted (lazy expiry, a plain DEL in the write stream), never returned.
     let mut budget = count.saturating_mul(10);
     let next = loop {
-        let mut shard = ctx.srv.keyspace.shard(db, shard_idx);
+        let mut shard = ctx.keys.held_or_locked(&ctx.srv.keyspace, Slot { db: db as u32, shard: shard_idx as u32 });
         let mut expired: Vec<Vec<u8>> = Vec::new();
         if shard.dict.is_empty() {
             inner = 0;
@@ -154,7 +154,6 @@ pub fn scan(ctx: &mut Ctx) -> CmdResult {
                 ctx.srv.key_expired(db, k);
             }
         }
-        drop(shard);
         if inner == 0 {
             shard_idx += 1;
             if shard_idx == SHARDS {
@@ -176,7 +175,7 @@ pub fn randomkey(ctx: &mut Ctx) -> CmdResult {
     let start = rand::random::<usize>() % SHARDS;
     for tries in 0..SHARDS * 4 {
         let idx = (start + tries) % SHARDS;
-        let mut shard = ctx.srv.keyspace.shard(db, idx);
+        let mut shard = ctx.keys.held_or_locked(&ctx.srv.keyspace, Slot { db: db as u32, shard: idx as u32 });
         if shard.dict.is_empty() {
             continue;
         }
@@ -188,7 +187,6 @@ pub fn randomkey(ctx: &mut Ctx) -> CmdResult {
             continue;
         }
         let key = e.key.to_vec();
-        drop(shard);
         ctx.out.bulk(&key);
         return Ok(());
     }
@@ -197,11 +195,18 @@ pub fn randomkey(ctx: &mut Ctx) -> CmdResult {
 }
 
 pub fn db_size(ks: &Keyspace, db: usize) -> usize {
-    (0..SHARDS).map(|i| ks.shard(db, i).dict.len()).sum()
+    ks.db_len(db).0
 }
 
 pub fn dbsize(ctx: &mut Ctx) -> CmdResult {
-    ctx.out.int(db_size(&ctx.srv.keyspace, ctx.db()) as i64);
+    let db = ctx.db();
+    // Inside EXEC or a script the database's shards are already held.
+    let n = if ctx.keys.holds(Slot { db: db as u32, shard: 0 }) {
+        ctx.keys.db_shards(db).map(|s| s.dict.len()).sum()
+    } else {
+        db_size(&ctx.srv.keyspace, db)
+    };
+    ctx.out.int(n as i64);
     Ok(())
 }
 
@@ -218,10 +223,16 @@ fn flush_mode(ctx: &Ctx) -> Result<bool, Error> {
 /// Whether `key` exists in `db` and is not logically expired (no side effects; the
 /// caller holds the shard).
 fn live(ctx: &mut Ctx, db: usize, key: &[u8]) -> bool {
+    stored(ctx, db, key) == Some(false)
+}
+
+/// Whether `key` is stored in `db` (expired or not, before any lazy expiry), and then
+/// whether it is logically expired.
+fn stored(ctx: &mut Ctx, db: usize, key: &[u8]) -> Option<bool> {
     let hash = crate::keyspace::hash_key(key);
     let now = ctx.now;
     let shard = ctx.keys.shard_mut(Slot { db: db as u32, shard: crate::keyspace::shard_of(hash) as u32 });
-    shard.get(hash, key).is_some_and(|e| e.expire_at == 0 || e.expire_at > now)
+    shard.get(hash, key).map(|e| e.expire_at != 0 && e.expire_at <= now)
 }
 
 /// Empties every locked shard of `db`; big contents are dropped on another thread.
@@ -248,18 +259,34 @@ pub fn flushdb(ctx: &mut Ctx) -> CmdResult {
     let db = ctx.db();
     flush_db(ctx, db, lazy);
     ctx.srv.tracking.flushed(ctx.srv);
-    ctx.propagate(&[b"FLUSHDB"]);
+    ctx.propagate_as_is();
     ctx.out.ok();
     Ok(())
 }
 
 pub fn flushall(ctx: &mut Ctx) -> CmdResult {
     let lazy = flush_mode(ctx)?;
+    let mut removed = 0;
     for db in 0..ctx.srv.keyspace.databases() {
-        flush_db(ctx, db, lazy);
+        removed += flush_db(ctx, db, lazy);
     }
     ctx.srv.tracking.flushed(ctx.srv);
-    ctx.propagate(&[b"FLUSHALL"]);
+    ctx.propagate_as_is();
+    // As Redis: the change count grows by the keys removed (the propagation counted
+    // one), and with save points the (now empty) dataset is saved at once, so a
+    // restart does not bring back what was flushed.
+    use std::sync::atomic::Ordering::Relaxed;
+    let _ = ctx.srv.dirty.fetch_update(Relaxed, Relaxed, |d| Some((d + removed as u64).saturating_sub(1)));
+    let settings = ctx.srv.config.settings();
+    if !settings.save_points.is_empty() {
+        let data = crate::persistence::rdb::snapshot(&mut ctx.keys, ctx.srv.keyspace.databases(), ctx.now);
+        let file = ctx.srv.config.get("dbfilename").unwrap_or_default();
+        if crate::persistence::snapshot::write_file(&file, &data).is_ok() {
+            ctx.srv.dirty.store(0, Relaxed);
+            ctx.srv.lastsave.store(ctx.now / 1000, Relaxed);
+            ctx.srv.rdb.last_ok.store(true, Relaxed);
+        }
+    }
     ctx.out.ok();
     Ok(())
 }
@@ -288,12 +315,12 @@ pub fn swapdb(ctx: &mut Ctx) -> CmdResult {
     let a = db_index(ctx.args[1], ndbs).expect("checked by lock plan");
     let b = db_index(ctx.args[2], ndbs).expect("checked by lock plan");
     if a != b {
-        // Watched keys that exist on either side change value.
+        // Watched keys stored on either side may change value (Redis's rules for
+        // stale keys: see `Watches::swap`).
         for (x, y) in [(a, b), (b, a)] {
             for key in ctx.srv.watches.keys_in(x) {
-                if live(ctx, x, &key) || live(ctx, y, &key) {
-                    ctx.srv.watches.touch(x, &key, false);
-                }
+                let (here, there) = (stored(ctx, x, &key).is_some(), stored(ctx, y, &key));
+                ctx.srv.watches.swap(x, &key, here, there);
             }
         }
         ctx.keys.swap_dbs(a, b);
@@ -561,8 +588,8 @@ pub fn object_freq(ctx: &mut Ctx) -> CmdResult {
         return Err("ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.".into());
     }
     let key = ctx.args[2];
-    match ctx.lookup_quiet(key) {
-        Some(_) => ctx.out.int(0),
+    match ctx.lookup_quiet(key).map(|e| crate::evict::lfu::count(e.lru)) {
+        Some(freq) => ctx.out.int(freq as i64),
         None => ctx.out.null(),
     }
     Ok(())
@@ -708,8 +735,11 @@ pub fn restore(ctx: &mut Ctx) -> CmdResult {
             e.lru = clock.saturating_sub(idle.min(u32::MAX as i64) as u32);
         }
     }
-    // LFU counters are not kept yet: FREQ is validated and otherwise ignored.
-    let _ = freq;
+    if let (Some(freq), true) = (freq, lfu) {
+        if let Some(e) = ctx.lookup(key) {
+            e.lru = crate::evict::lfu::with(freq.clamp(0, 255) as u8);
+        }
+    }
     ctx.notify(crate::notify::GENERIC, "restore", key);
     ctx.out.ok();
     Ok(())

@@ -15,6 +15,7 @@ pub mod hyperloglog;
 pub mod keys;
 pub mod lists;
 pub mod pubsub;
+pub mod scripting;
 pub mod server;
 pub mod sets;
 pub mod sort;
@@ -308,7 +309,7 @@ impl<'a, 's> Ctx<'a, 's> {
     pub fn store_in_hinted(&mut self, db: usize, key: &[u8], value: Value, expire_at: u64, hint: u8) {
         let hash = self.hash_of(key);
         let slot = Slot { db: db as u32, shard: crate::keyspace::shard_of(hash) as u32 };
-        let lru = self.srv.lru_clock();
+        let lru = self.srv.new_key_lru();
         let wakes = matches!(value, Value::List(_) | Value::ZSet(_));
         // Only when someone listens: a key being created raises `new` (and an expired
         // one it replaces its `expired` first, as Redis's write lookup does).
@@ -364,6 +365,7 @@ impl<'a, 's> Ctx<'a, 's> {
             return;
         }
         self.srv.propagate(self.client.db, args);
+        self.client.woff.set(self.srv.journal.offset());
     }
 
     /// Propagates the command exactly as the client sent it.
@@ -401,7 +403,7 @@ fn lookup_live<'k>(keys: &'k mut Locked, srv: &Server, touch: bool, now: u64, db
     }
     let e = shard.get_mut(hash, key)?;
     if touch {
-        e.lru = srv.lru_clock();
+        e.lru = if crate::evict::lfu::on() { crate::evict::lfu::touch(e.lru) } else { srv.lru_clock() };
     }
     Some(e)
 }
@@ -432,12 +434,60 @@ pub fn execute(srv: &Server, client: &mut Client, out: &mut ReplyBuf, args: &[&[
     // follow its reply (see `tracking`).
     let saved = crate::tracking::enter(srv, client.shared.id);
     srv.tracking.enforce_limit(srv, Some(out));
+    if client.settings.maxmemory != 0 {
+        // Keys evicted for this command are invalidated before its reply.
+        crate::evict::make_room(srv, &client.settings);
+        crate::tracking::send_own_now(srv, client, out);
+    }
     execute_command(srv, client, out, args, now);
     crate::tracking::leave(srv, client, out, saved);
 }
 
+const READONLY: &str = "READONLY You can't write against a read only replica.";
+const NOREPLICAS: &str = "NOREPLICAS Not enough good replicas to write.";
+const MASTERDOWN: &str = "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.";
+
+/// What replication forbids: writes on a read-only replica, any non-STALE command on
+/// a replica whose link is down with `replica-serve-stale-data no`, and writes on a
+/// master with fewer than `min-replicas-to-write` good replicas.
+fn replication_refusal(srv: &Server, client: &Client, def: &CommandDef) -> Option<&'static str> {
+    if client.is_master_link {
+        return None;
+    }
+    let s = &client.settings;
+    let write = def.flags & table::WRITE != 0
+        || (def.name == "exec" && client.multi.as_ref().is_some_and(|q| q.iter().any(|c| c.def.flags & table::WRITE != 0)));
+    if !write && s.replica_serve_stale_data {
+        return None;
+    }
+    if !srv.replica_mode.load(std::sync::atomic::Ordering::Relaxed) {
+        let few = write && s.min_replicas_to_write > 0 && srv.replicas.good(s.min_replicas_max_lag) < s.min_replicas_to_write;
+        return few.then_some(NOREPLICAS);
+    }
+    let master = srv.master.lock().clone();
+    match master {
+        Some(link) => {
+            let stale_ok = def.flags & table::STALE != 0
+                && !(def.name == "exec" && client.multi.as_ref().is_some_and(|q| q.iter().any(|c| c.def.flags & table::STALE == 0)));
+            if !s.replica_serve_stale_data && link.status() != "up" && !stale_ok {
+                return Some(MASTERDOWN);
+            }
+            (write && s.replica_read_only).then_some(READONLY)
+        }
+        None => (write && s.min_replicas_to_write > 0 && srv.replicas.good(s.min_replicas_max_lag) < s.min_replicas_to_write)
+            .then_some(NOREPLICAS),
+    }
+}
+
+const MISCONF: &str = "MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk. Commands that may modify the data set are disabled, because this instance is configured to report errors during writes if RDB snapshotting fails (stop-writes-on-bgsave-error option). Please check the Redis logs for details about the RDB error.";
+
 fn execute_command(srv: &Server, client: &mut Client, out: &mut ReplyBuf, args: &[&[u8]], now: u64) {
     let Some((def, id)) = resolve(srv, client, out, args) else { return };
+    if srv.scripts.busy() {
+        if let Some(e) = crate::scripting::busy_refusal(srv, def, client.shared.id) {
+            return reject(srv, client, out, (def, id), e);
+        }
+    }
     if !out.resp3 && pubsub::subscribed(client) && !allowed_when_subscribed(def) {
         let e = format!(
             "ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context",
@@ -454,14 +504,17 @@ fn execute_command(srv: &Server, client: &mut Client, out: &mut ReplyBuf, args: 
         let denyoom = def.flags & table::DENYOOM != 0
             || (def.name == "exec" && client.multi.as_ref().is_some_and(|q| q.iter().any(|c| c.def.flags & table::DENYOOM != 0)));
         if in_multi || denyoom {
-            srv.stats.rejected(id);
-            srv.stats.error(crate::evict::OOM);
-            out.error(crate::evict::OOM);
-            if client.multi.is_some() && def.name != "exec" {
-                client.multi_error = true;
-            }
-            return;
+            return reject(srv, client, out, (def, id), crate::evict::OOM);
         }
+    }
+    if (def.flags & table::WRITE != 0 || def.name == "ping" || def.name == "exec")
+        && crate::persistence::snapshot::writes_refused(srv, &client.settings)
+        && (def.name != "exec" || client.multi.as_ref().is_some_and(|q| q.iter().any(|c| c.def.flags & table::WRITE != 0)))
+    {
+        return reject(srv, client, out, (def, id), MISCONF);
+    }
+    if let Some(e) = replication_refusal(srv, client, def) {
+        return reject(srv, client, out, (def, id), e);
     }
     if client.multi.is_some() && !transactions::runs_in_multi(def) {
         transactions::queue(srv, client, out, def, id, args);
@@ -483,6 +536,24 @@ fn execute_command(srv: &Server, client: &mut Client, out: &mut ReplyBuf, args: 
     if !client.ready_keys.is_empty() {
         let ready = std::mem::take(&mut client.ready_keys);
         srv.blocking.serve(srv, ready, now);
+    }
+}
+
+/// Refuses a command because of the server's state, as Redis's rejectCommand: a
+/// command queued in MULTI dooms the transaction; a refused EXEC ends it at once.
+fn reject(srv: &Server, client: &mut Client, out: &mut ReplyBuf, (def, id): (&'static CommandDef, usize), e: &str) {
+    srv.stats.rejected(id);
+    if client.multi.is_some() && def.name == "exec" {
+        transactions::end_transaction(srv, client);
+        let e = format!("EXECABORT Transaction discarded because of: {e}");
+        srv.stats.error(&e);
+        out.error(&e);
+        return;
+    }
+    srv.stats.error(e);
+    out.error(e);
+    if client.multi.is_some() {
+        client.multi_error = true;
     }
 }
 
@@ -603,7 +674,7 @@ pub fn key_positions(def: &CommandDef, argc: usize) -> impl Iterator<Item = usiz
     (first..=last).step_by(step.max(1) as usize)
 }
 
-fn arity_ok(arity: i32, n: usize) -> bool {
+pub fn arity_ok(arity: i32, n: usize) -> bool {
     if arity >= 0 {
         n == arity as usize
     } else {
@@ -612,7 +683,7 @@ fn arity_ok(arity: i32, n: usize) -> bool {
 }
 
 /// The index of the subcommand `args[1]` names, `None` for a plain command.
-fn resolve_subcommand(def: &'static CommandDef, args: &[&[u8]]) -> Result<Option<usize>, String> {
+pub fn resolve_subcommand(def: &'static CommandDef, args: &[&[u8]]) -> Result<Option<usize>, String> {
     if def.subcommands.is_empty() {
         return Ok(None);
     }
@@ -658,11 +729,20 @@ fn lock_plan<'s>(
     hashes: &mut SmallVec<[(usize, usize, u64); 4]>,
 ) -> Result<Locked<'s>, Error> {
     let ks: &Keyspace = &srv.keyspace;
+    // A running snapshot must capture a shard before a write changes it; readers skip that.
+    let capture = def.flags & table::READONLY == 0;
     Ok(match def.lock {
-        Lock::None => Locked::empty(),
-        Lock::Db => ks.lock_db(db),
-        Lock::All => ks.lock_all(),
-        Lock::Custom(f) => ks.lock(f(args, db, ks.databases())?),
+        Lock::None | Lock::Walk => Locked::empty(),
+        Lock::Db => ks.lock_db(db, capture),
+        Lock::All => {
+            // Redis kills its BGSAVE child on FLUSHALL; stopping ours first also spares
+            // this command from capturing every shard for a file about to be dropped.
+            if def.name == "flushall" {
+                srv.rdb.cancel_bgsave();
+            }
+            ks.lock_all_for(capture)
+        }
+        Lock::Custom(f) => ks.lock_for(f(args, db, ks.databases())?, capture),
         Lock::Keys => {
             let (first, last, step) = def.keys;
             if first <= 0 {
@@ -670,12 +750,29 @@ fn lock_plan<'s>(
             }
             let last = if last < 0 { args.len() as i32 + last } else { last };
             let (first, last) = (first as usize, (last.max(0) as usize).min(args.len() - 1));
-            ks.lock((first..=last).step_by(step.max(1) as usize).map(|i| {
-                let h = hash_key(args[i]);
-                hashes.push((args[i].as_ptr() as usize, args[i].len(), h));
-                Slot { db: db as u32, shard: crate::keyspace::shard_of(h) as u32 }
-            }))
+            ks.lock_for(
+                (first..=last).step_by(step.max(1) as usize).map(|i| {
+                    let h = hash_key(args[i]);
+                    hashes.push((args[i].as_ptr() as usize, args[i].len(), h));
+                    Slot { db: db as u32, shard: crate::keyspace::shard_of(h) as u32 }
+                }),
+                capture,
+            )
         }
+    })
+}
+
+/// The shards a command needs, for callers that add them to locks already held
+/// (scripts): the lock plan of [`lock_plan`] without taking anything.
+pub fn plan_slots(srv: &Server, def: &CommandDef, db: usize, args: &[&[u8]]) -> Result<Vec<Slot>, Error> {
+    let ndb = srv.keyspace.databases();
+    let whole = |db: usize| (0..crate::keyspace::SHARDS as u32).map(move |shard| Slot { db: db as u32, shard });
+    Ok(match def.lock {
+        Lock::None => Vec::new(),
+        Lock::Db | Lock::Walk => whole(db).collect(),
+        Lock::All => (0..ndb).flat_map(whole).collect(),
+        Lock::Custom(f) => f(args, db, ndb)?,
+        Lock::Keys => key_positions(def, args.len()).map(|i| crate::keyspace::Keyspace::slot(db, args[i])).collect(),
     })
 }
 

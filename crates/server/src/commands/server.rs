@@ -11,7 +11,8 @@ use super::{err, CmdResult, Ctx, Error};
 use crate::keyspace::{Slot, Value, SHARDS};
 
 pub fn time(ctx: &mut Ctx) -> CmdResult {
-    let us = crate::util::now_us();
+    // A script sees one time for its whole run, as in Redis.
+    let us = crate::scripting::vm::script_start_us().unwrap_or_else(crate::util::now_us);
     ctx.out.array(2);
     ctx.out.bulk_int((us / 1_000_000) as i64);
     ctx.out.bulk_int((us % 1_000_000) as i64);
@@ -23,27 +24,61 @@ pub fn lastsave(ctx: &mut Ctx) -> CmdResult {
     Ok(())
 }
 
-/// SAVE: writes the RDB to `dir/dbfilename` through a temporary file and a rename,
-/// so a crash never leaves a half-written dump in its place.
+/// SAVE: a snapshot written on this connection's thread (other clients keep running,
+/// unlike Redis where SAVE blocks the whole server).
 pub fn save(ctx: &mut Ctx) -> CmdResult {
-    let databases = ctx.srv.keyspace.databases();
-    let dirty = ctx.srv.dirty.load(Ordering::Relaxed);
-    let data = crate::persistence::rdb::snapshot(&mut ctx.keys, databases, ctx.now);
-    let file = ctx.srv.config.get("dbfilename").unwrap_or_default();
-    let tmp = format!("temp-{}.rdb", std::process::id());
-    let written = std::fs::File::create(&tmp).and_then(|mut f| {
-        std::io::Write::write_all(&mut f, &data)?;
-        f.sync_all()
-    });
-    if let Err(e) = written.and_then(|_| std::fs::rename(&tmp, &file)) {
-        let _ = std::fs::remove_file(&tmp);
-        tracing::warn!("Failed opening the temp RDB file {tmp} (in server root dir {}) for saving: {e}", ctx.client.settings.dir);
-        return Err("ERR".into());
+    let srv = ctx.srv;
+    if srv.rdb.running().is_none() {
+        srv.rdb.saves.fetch_add(1, Ordering::Relaxed);
     }
-    tracing::info!("DB saved on disk");
-    ctx.srv.dirty.fetch_sub(dirty, Ordering::Relaxed);
-    ctx.srv.lastsave.store(ctx.now / 1000, Ordering::Relaxed);
-    ctx.out.ok();
+    match tokio::task::block_in_place(|| crate::persistence::snapshot::save(srv, false)) {
+        Ok(()) => {
+            ctx.out.ok();
+            Ok(())
+        }
+        Err(e) if e.starts_with("ERR ") => Err(e.into()),
+        Err(_) => Err("ERR".into()),
+    }
+}
+
+/// BGSAVE [SCHEDULE]
+pub fn bgsave(ctx: &mut Ctx) -> CmdResult {
+    let schedule = match ctx.args.len() {
+        1 => false,
+        2 if ctx.is(1, "schedule") => true,
+        _ => return Err(err::SYNTAX.into()),
+    };
+    let srv = ctx.srv.me.get().and_then(|w| w.upgrade()).expect("server alive");
+    // Inside MULTI/EXEC (or a script) Redis never forks: the save is left to the cron.
+    let in_exec = ctx.client.capture.borrow().is_some();
+    match srv.rdb.running() {
+        Some(crate::persistence::snapshot::Job::Bgsave) => Err("ERR Background save already in progress".into()),
+        None if in_exec => {
+            srv.rdb.scheduled.store(true, Ordering::Relaxed);
+            ctx.out.simple(b"Background saving scheduled");
+            Ok(())
+        }
+        Some(_) if schedule => {
+            srv.rdb.scheduled.store(true, Ordering::Relaxed);
+            ctx.out.simple(b"Background saving scheduled");
+            Ok(())
+        }
+        Some(_) => Err("ERR Another child process is active (AOF?): can't BGSAVE right now. Use BGSAVE SCHEDULE in order to schedule a BGSAVE whenever possible.".into()),
+        None => {
+            crate::persistence::snapshot::bgsave(&srv)?;
+            ctx.out.simple(b"Background saving started");
+            Ok(())
+        }
+    }
+}
+
+pub fn bgrewriteaof(ctx: &mut Ctx) -> CmdResult {
+    let srv = ctx.srv.me.get().and_then(|w| w.upgrade()).expect("server alive");
+    // Inside MULTI/EXEC the snapshot point (every shard locked) cannot be taken while
+    // EXEC holds its shards: scheduled for the cron, as Redis does there too.
+    let in_exec = ctx.client.capture.borrow().is_some();
+    let msg = crate::persistence::aof::bgrewriteaof(&srv, in_exec)?;
+    ctx.out.simple(msg.as_bytes());
     Ok(())
 }
 
@@ -57,10 +92,14 @@ pub fn monitor(ctx: &mut Ctx) -> CmdResult {
 }
 
 pub fn shutdown(ctx: &mut Ctx) -> CmdResult {
-    let mut abort = false;
+    use crate::persistence::FinalSave;
+    let (mut abort, mut mode, mut force) = (false, FinalSave::Default, false);
     for i in 1..ctx.args.len() {
         match ctx.args[i].to_ascii_uppercase().as_slice() {
-            b"NOSAVE" | b"SAVE" | b"NOW" | b"FORCE" => {}
+            b"NOSAVE" => mode = FinalSave::NoSave,
+            b"SAVE" => mode = FinalSave::Save,
+            b"NOW" => {}
+            b"FORCE" => force = true,
             b"ABORT" => abort = true,
             _ => return Err(err::SYNTAX.into()),
         }
@@ -69,6 +108,12 @@ pub fn shutdown(ctx: &mut Ctx) -> CmdResult {
         return Err("ERR No shutdown in progress.".into());
     }
     tracing::warn!("User requested shutdown...");
+    let srv = ctx.srv;
+    if let Err(e) = tokio::task::block_in_place(|| crate::persistence::prepare_shutdown(srv, mode)) {
+        if !force {
+            return Err(e.into());
+        }
+    }
     ctx.srv.shutting_down.store(true, Ordering::Release);
     ctx.srv.shutdown.notify_one();
     ctx.client.close_after_reply = true;
@@ -185,6 +230,16 @@ pub fn info_text(ctx: &Ctx, wanted: &[String]) -> String {
         let policy = srv.config.get("maxmemory-policy").unwrap_or_default();
         let total = total_system_memory();
         let frag = if used == 0 { 0.0 } else { rss as f64 / used as f64 };
+        // Before any script ran no VM exists; Redis's empty VM takes 31744 bytes.
+        let lua = match crate::scripting::vm::memory() {
+            0 => 31744,
+            n => n,
+        };
+        let vm_total = lua + 32768;
+        let scripts_eval = srv.scripts.cache_bytes.load(std::sync::atomic::Ordering::Relaxed);
+        let scripts_total = scripts_eval + 184;
+        let cached = srv.scripts.len();
+        let (nlibs, nfuncs) = crate::scripting::library::libraries().counts();
         let mut b = String::new();
         let _ = write!(
             b,
@@ -197,8 +252,11 @@ pub fn info_text(ctx: &Ctx, wanted: &[String]) -> String {
         );
         let _ = write!(
             b,
-            "allocator_allocated:{used}\r\nallocator_active:{rss}\r\nallocator_resident:{rss}\r\ntotal_system_memory:{total}\r\ntotal_system_memory_human:{}\r\nused_memory_lua:31744\r\nused_memory_vm_eval:31744\r\nused_memory_lua_human:31.00K\r\nused_memory_scripts_eval:0\r\nnumber_of_cached_scripts:0\r\nnumber_of_functions:0\r\nnumber_of_libraries:0\r\nused_memory_vm_functions:32768\r\nused_memory_vm_total:64512\r\nused_memory_vm_total_human:63.00K\r\nused_memory_functions:184\r\nused_memory_scripts:184\r\nused_memory_scripts_human:184B\r\nmaxmemory:{maxmemory}\r\nmaxmemory_human:{}\r\nmaxmemory_policy:{policy}\r\n",
+            "allocator_allocated:{used}\r\nallocator_active:{rss}\r\nallocator_resident:{rss}\r\ntotal_system_memory:{total}\r\ntotal_system_memory_human:{}\r\nused_memory_lua:{lua}\r\nused_memory_vm_eval:{lua}\r\nused_memory_lua_human:{}\r\nused_memory_scripts_eval:{scripts_eval}\r\nnumber_of_cached_scripts:{cached}\r\nnumber_of_functions:{nfuncs}\r\nnumber_of_libraries:{nlibs}\r\nused_memory_vm_functions:32768\r\nused_memory_vm_total:{vm_total}\r\nused_memory_vm_total_human:{}\r\nused_memory_functions:184\r\nused_memory_scripts:{scripts_total}\r\nused_memory_scripts_human:{}\r\nmaxmemory:{maxmemory}\r\nmaxmemory_human:{}\r\nmaxmemory_policy:{policy}\r\n",
             human(total),
+            human(lua),
+            human(vm_total),
+            human(scripts_total),
             human(maxmemory),
         );
         let _ = write!(
@@ -209,15 +267,7 @@ pub fn info_text(ctx: &Ctx, wanted: &[String]) -> String {
         section(&mut out, "Memory", b);
     }
     if want("persistence") {
-        section(
-            &mut out,
-            "Persistence",
-            format!(
-                "loading:0\r\nasync_loading:0\r\ncurrent_cow_peak:0\r\ncurrent_cow_size:0\r\ncurrent_cow_size_age:0\r\ncurrent_fork_perc:0.00\r\ncurrent_save_keys_processed:0\r\ncurrent_save_keys_total:0\r\nrdb_changes_since_last_save:{}\r\nrdb_bgsave_in_progress:0\r\nrdb_last_save_time:{}\r\nrdb_last_bgsave_status:ok\r\nrdb_last_bgsave_time_sec:-1\r\nrdb_current_bgsave_time_sec:-1\r\nrdb_saves:0\r\nrdb_last_cow_size:0\r\nrdb_last_load_keys_expired:0\r\nrdb_last_load_keys_loaded:0\r\naof_enabled:0\r\naof_rewrite_in_progress:0\r\naof_rewrite_scheduled:0\r\naof_last_rewrite_time_sec:-1\r\naof_current_rewrite_time_sec:-1\r\naof_last_bgrewrite_status:ok\r\naof_rewrites:0\r\naof_rewrites_consecutive_failures:0\r\naof_last_write_status:ok\r\naof_last_cow_size:0\r\nmodule_fork_in_progress:0\r\nmodule_fork_last_cow_size:0\r\n",
-                srv.dirty.load(Ordering::Relaxed),
-                srv.lastsave.load(Ordering::Relaxed)
-            ),
-        );
+        section(&mut out, "Persistence", crate::persistence::info(srv));
     }
     if want("stats") {
         let st = &srv.stats;
@@ -249,19 +299,7 @@ pub fn info_text(ctx: &Ctx, wanted: &[String]) -> String {
         );
     }
     if want("replication") {
-        let off = srv.journal.offset();
-        let hist = srv.journal.backlog_len() as u64;
-        section(
-            &mut out,
-            "Replication",
-            format!(
-                "role:master\r\nconnected_slaves:0\r\nmaster_failover_state:no-failover\r\nmaster_replid:{}\r\nmaster_replid2:0000000000000000000000000000000000000000\r\nmaster_repl_offset:{off}\r\nsecond_repl_offset:-1\r\nrepl_backlog_active:{}\r\nrepl_backlog_size:{}\r\nrepl_backlog_first_byte_offset:{}\r\nrepl_backlog_histlen:{hist}\r\n",
-                srv.replid.lock(),
-                srv.journal.is_active() as u8,
-                s.repl_backlog_size,
-                if hist == 0 { 0 } else { off - hist + 1 },
-            ),
-        );
+        section(&mut out, "Replication", crate::replication::info(srv));
     }
     if want("cpu") {
         let (u, sy) = crate::stats::cpu_times();
@@ -303,12 +341,7 @@ pub fn info_text(ctx: &Ctx, wanted: &[String]) -> String {
     if want("keyspace") {
         let mut b = String::new();
         for db in 0..srv.keyspace.databases() {
-            let (mut keys, mut expires) = (0, 0);
-            for i in 0..SHARDS {
-                let sh = srv.keyspace.shard(db, i);
-                keys += sh.dict.len();
-                expires += sh.volatile;
-            }
+            let (keys, expires) = srv.keyspace.db_len(db);
             if keys > 0 {
                 let _ = write!(b, "db{db}:keys={keys},expires={expires},avg_ttl=0\r\n");
             }
@@ -375,6 +408,25 @@ pub fn config_set(ctx: &mut Ctx) -> CmdResult {
         while log.entries.len() > s.slowlog_max_len {
             log.entries.pop_back();
         }
+    }
+    if before.appendonly != s.appendonly {
+        let srv = ctx.srv.me.get().and_then(|w| w.upgrade()).expect("server alive");
+        let in_exec = ctx.client.capture.borrow().is_some();
+        if in_exec && s.appendonly {
+            srv.aof.turn_on_scheduled.store(true, Ordering::Relaxed);
+        } else if let Err(e) = tokio::task::block_in_place(|| crate::persistence::aof::set_enabled(&srv, s.appendonly)) {
+            let _ = ctx.srv.config.set_many_from(&[("appendonly", if s.appendonly { "no" } else { "yes" })], true, true);
+            return Err(crate::config::set_error_reply("appendonly", &e).into());
+        }
+    }
+    if before.appendfsync != s.appendfsync {
+        crate::persistence::aof::fsync_policy_changed(ctx.srv);
+    }
+    if before.repl_backlog_size != s.repl_backlog_size {
+        ctx.srv.journal.set_backlog_size(s.repl_backlog_size);
+    }
+    if before.aof_timestamp_enabled != s.aof_timestamp_enabled {
+        ctx.srv.journal.set_aof_timestamps(s.aof_timestamp_enabled);
     }
     // A lowered maxmemory evicts at once, as in Redis (not at the next command).
     crate::evict::make_room(ctx.srv, &s);
@@ -635,6 +687,18 @@ fn keys_of(args: &[&[u8]]) -> Result<Vec<(usize, Vec<&'static str>)>, Error> {
     if (def.arity > 0 && def.arity != n) || (def.arity < 0 && n < -def.arity) {
         return Err("ERR Invalid number of arguments specified for command".into());
     }
+    if matches!(def.name, "eval" | "evalsha" | "eval_ro" | "evalsha_ro" | "fcall" | "fcall_ro") {
+        let n = super::scripting::numkeys(args).map_err(|_| Error::from("ERR Invalid arguments specified for command"))?;
+        // Keys are optional for these (no_mandatory_keys): none is an empty answer.
+        if n == 0 {
+            return Ok(Vec::new());
+        }
+        let flags = if def.flags & super::table::READONLY != 0 { vec!["RO", "access"] } else { vec!["RW", "access", "update"] };
+        return Ok((3..3 + n).map(|i| (i, flags.clone())).collect());
+    }
+    if let Some(keys) = numkeys_keys(def.name, args) {
+        return keys.ok_or(Error::from("ERR Invalid arguments specified for command"));
+    }
     if def.key_specs.is_empty() {
         return Err("ERR The command has no key arguments".into());
     }
@@ -652,6 +716,29 @@ fn keys_of(args: &[&[u8]]) -> Result<Vec<(usize, Vec<&'static str>)>, Error> {
         }
     }
     Ok(out)
+}
+
+/// Key argument positions with their flags.
+type KeyArgs = Vec<(usize, Vec<&'static str>)>;
+
+/// Keys of the commands that count them (`numkeys key...`), with their key-spec
+/// flags; `Some(None)` for a bad count.
+fn numkeys_keys(name: &str, args: &[&[u8]]) -> Option<Option<KeyArgs>> {
+    const RO: &[&str] = &["RO", "access"];
+    const POP: &[&str] = &["RW", "access", "delete"];
+    // (position of numkeys, its keys' flags, destination key position)
+    let (at, flags, dest) = match name {
+        "zunionstore" | "zinterstore" | "zdiffstore" => (2, RO, Some(1)),
+        "zunion" | "zinter" | "zdiff" | "zintercard" | "sintercard" => (1, RO, None),
+        "lmpop" | "zmpop" => (1, POP, None),
+        "blmpop" | "bzmpop" => (2, POP, None),
+        _ => return None,
+    };
+    let n = args.get(at).and_then(|a| crate::util::parse_canonical_i64(a)).filter(|&n| n > 0 && (n as usize) < args.len() - at);
+    let Some(n) = n else { return Some(None) };
+    let mut keys: KeyArgs = dest.map(|d| (d, vec!["OW", "update"])).into_iter().collect();
+    keys.extend((at + 1..=at + n as usize).map(|i| (i, flags.to_vec())));
+    Some(Some(keys))
 }
 
 /// Flags that depend on the arguments, as Redis's per-command key procs decide them.
@@ -1022,6 +1109,52 @@ pub fn memory_help(ctx: &mut Ctx) -> CmdResult {
     Ok(())
 }
 
+// ---- MODULE ----
+// ferrokv loads no modules: LIST is empty, LOAD fails as Redis does for a bad library.
+
+pub fn module_help(ctx: &mut Ctx) -> CmdResult {
+    super::help(
+        ctx,
+        "MODULE",
+        &[
+            "LIST",
+            "    Return a list of loaded modules.",
+            "LOAD <path> [<arg> ...]",
+            "    Load a module library from <path>, passing to it any optional arguments.",
+            "LOADEX <path> [[CONFIG NAME VALUE] [CONFIG NAME VALUE]] [ARGS ...]",
+            "    Load a module library from <path>, while passing it module configurations and optional arguments.",
+            "UNLOAD <name>",
+            "    Unload a module.",
+        ],
+    );
+    Ok(())
+}
+
+pub fn module_list(ctx: &mut Ctx) -> CmdResult {
+    ctx.out.array(0);
+    Ok(())
+}
+
+fn module_allowed(ctx: &Ctx) -> Result<(), Error> {
+    let setting = ctx.srv.config.get("enable-module-command").unwrap_or_default();
+    let local = ctx.client.shared.addr.starts_with("127.") || ctx.client.shared.addr.starts_with("[::1]");
+    if setting == "yes" || (setting == "local" && local) {
+        return Ok(());
+    }
+    Err("ERR MODULE command not allowed. If the enable-module-command option is set to \"local\", you can run it from a local connection, otherwise you need to set this option in the configuration file, and then restart the server.".into())
+}
+
+pub fn module_load(ctx: &mut Ctx) -> CmdResult {
+    module_allowed(ctx)?;
+    tracing::warn!("Module {} failed to load: ferrokv does not load modules", ctx.arg_str(2));
+    Err("ERR Error loading the extension. Please check the server logs.".into())
+}
+
+pub fn module_unload(ctx: &mut Ctx) -> CmdResult {
+    module_allowed(ctx)?;
+    Err("ERR Error unloading module: no such module with that name".into())
+}
+
 // ---- DEBUG ----
 
 pub fn debug_slots(args: &[&[u8]], db: usize, ndbs: usize) -> Result<Vec<Slot>, Error> {
@@ -1124,7 +1257,9 @@ pub fn debug(ctx: &mut Ctx) -> CmdResult {
         b"object" if n == 3 => {
             let key = ctx.args[2];
             let clock = ctx.srv.lru_clock();
-            let Some(e) = ctx.lookup(key) else { return Err(err::NO_KEY.into()) };
+            // Like Redis, a key past its TTL that nothing has expired yet is still shown.
+            let slot = crate::keyspace::Keyspace::slot(ctx.db(), key);
+            let Some(e) = ctx.keys.shard_mut(slot).get(crate::keyspace::hash_key(key), key) else { return Err(err::NO_KEY.into()) };
             let enc = e.value.encoding(e.enc);
             // What the value takes in an RDB, less its type byte (as Redis counts).
             let mut buf = Vec::new();
@@ -1198,12 +1333,25 @@ pub fn debug(ctx: &mut Ctx) -> CmdResult {
             ctx.out.ok();
         }
         b"reload" => debug_reload(ctx)?,
+        b"loadaof" => {
+            let srv = ctx.srv;
+            if let Err(e) = tokio::task::block_in_place(|| crate::persistence::aof::debug_loadaof(srv)) {
+                tracing::warn!("{}", e.0);
+                return Err("ERR Error loading the AOF, check server logs.".into());
+            }
+            ctx.out.ok();
+        }
         b"protocol" if n == 3 => debug_protocol(ctx)?,
         b"stringmatch-len" => {
             // Matching a pathological pattern must finish quickly and not crash.
             let pat = b"a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*b";
             let s = vec![b'a'; 50];
             let _ = crate::util::glob_match(pat, &s, false);
+            ctx.out.ok();
+        }
+        b"set-disable-deny-scripts" if n == 3 => {
+            let on = ctx.int_arg(2)? != 0;
+            ctx.srv.scripts.allow_noscript.store(on, std::sync::atomic::Ordering::Relaxed);
             ctx.out.ok();
         }
         b"quicklist-packed-threshold" | b"listpack" | b"set-disable-deny-scripts" | b"pause-cron" | b"replybuffer" | b"dict-resizing" => {
@@ -1219,7 +1367,7 @@ pub fn debug(ctx: &mut Ctx) -> CmdResult {
             }
             let (mut keys, mut buckets) = (0, 0);
             for i in 0..SHARDS {
-                let s = ctx.srv.keyspace.shard(db as usize, i);
+                let s = ctx.srv.keyspace.shard_ro(db as usize, i);
                 keys += s.dict.len();
                 buckets += s.dict.buckets();
             }
@@ -1237,17 +1385,24 @@ pub fn debug(ctx: &mut Ctx) -> CmdResult {
 /// the RDB format (kept in memory unless NOSAVE asks for the file on disk), which is
 /// what tests use to check that every encoding survives a restart.
 fn debug_reload(ctx: &mut Ctx) -> CmdResult {
-    let (mut flush, mut save) = (true, true);
+    let (mut flush, mut save, mut merge) = (true, true, false);
     for a in &ctx.args[2..] {
         match a.to_ascii_lowercase().as_slice() {
-            b"merge" | b"noflush" => flush = false,
+            b"merge" => merge = true,
+            b"noflush" => flush = false,
             b"nosave" => save = false,
             _ => return Err("ERR DEBUG RELOAD only supports the MERGE, NOFLUSH and NOSAVE options.".into()),
         }
     }
     let databases = ctx.srv.keyspace.databases();
     let data = if save {
-        crate::persistence::rdb::snapshot_with(&mut ctx.keys, databases, ctx.now, true)
+        let data = crate::persistence::rdb::snapshot_with(&mut ctx.keys, databases, ctx.now, true);
+        // Like Redis, the reload goes through dump.rdb, which a later NOSAVE reload reads.
+        let path = std::path::Path::new(&ctx.client.settings.dir).join(ctx.srv.config.get("dbfilename").unwrap_or_default());
+        if let Err(e) = crate::persistence::snapshot::write_file(&path.to_string_lossy(), &data) {
+            tracing::warn!("DEBUG RELOAD could not write {}: {e}", path.display());
+        }
+        data
     } else {
         let path = std::path::Path::new(&ctx.client.settings.dir).join(ctx.srv.config.get("dbfilename").unwrap_or_default());
         match std::fs::read(&path).or_else(|_| std::fs::read(ctx.srv.config.get("dbfilename").unwrap_or_default())) {
@@ -1255,16 +1410,23 @@ fn debug_reload(ctx: &mut Ctx) -> CmdResult {
             Err(_) => return Err("ERR Error trying to load the RDB dump, check server logs.".into()),
         }
     };
+    use crate::scripting::library::{self, Policy};
     if flush {
         for db in 0..databases {
             for shard in ctx.keys.db_shards(db) {
                 shard.clear();
             }
         }
+        library::libraries().flush();
     }
     let lim = crate::persistence::load::Limits::from_settings(&ctx.client.settings);
     let lru = ctx.srv.lru_clock();
-    match crate::persistence::load::load_into(&mut ctx.keys, &data, &lim, databases, ctx.now, lru) {
+    // Without a flush the file's libraries meet the loaded ones: MERGE replaces them,
+    // otherwise a clash fails the reload, as in Redis.
+    library::set_load_policy(if merge { Policy::Replace } else { Policy::Append });
+    let loaded = crate::persistence::load::load_into(&mut ctx.keys, &data, &lim, databases, ctx.now, lru);
+    library::set_load_policy(Policy::Replace);
+    match loaded {
         Ok(_) => {
             tracing::info!("DB reloaded by DEBUG RELOAD");
             ctx.out.ok();

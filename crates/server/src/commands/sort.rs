@@ -327,8 +327,9 @@ fn sort_generic(ctx: &mut Ctx, readonly: bool) -> CmdResult {
         Some(Value::ZSet(_)) => Kind::ZSet,
         Some(_) => return Err(err::WRONGTYPE.into()),
     };
-    // A set has no order of its own: a stored (and so replicated) result is sorted.
-    if dontsort && kind == Kind::Set && o.store.is_some() {
+    // A set has no order of its own: a stored (and so replicated) result, or one a
+    // script sees, is sorted.
+    if dontsort && kind == Kind::Set && (o.store.is_some() || crate::scripting::vm::in_script()) {
         dontsort = false;
         alpha = true;
         by = None;

@@ -7,8 +7,8 @@ use std::sync::OnceLock;
 
 #[allow(unused_imports)] // family imports in use once every family file has commands
 use super::{
-    bitmaps, connection, functions, geo, hashes, hyperloglog, keys, lists, pubsub, server, sets, sort, sorted_sets, strings, transactions,
-    Error, Handler,
+    bitmaps, connection, functions, geo, hashes, hyperloglog, keys, lists, pubsub, scripting, server, sets, sort, sorted_sets, strings,
+    transactions, Error, Handler,
 };
 use crate::keyspace::Slot;
 
@@ -65,6 +65,10 @@ pub enum Lock {
     Keys,
     /// No keyspace access, or the handler locks shards one at a time itself.
     None,
+    /// The handler visits the database's shards one at a time (SCAN, RANDOMKEY,
+    /// DBSIZE); inside EXEC or a script, where locks are already held, it needs the
+    /// whole database instead.
+    Walk,
     /// Every shard of the client's database.
     Db,
     /// Every shard of every database.
@@ -287,9 +291,9 @@ pub static COMMANDS: &[CommandDef] = &[
     cmd("rename", "generic", 3, WRITE, K12, keys::rename).specs(&[ks(1, 0, 1, "RW access delete"), ks(2, 0, 1, "OW update")]).doc("1.0.0", "O(1)", "Renames a key and overwrites the destination."),
     cmd("renamenx", "generic", 3, WRITE | FAST, K12, keys::renamenx).specs(&[ks(1, 0, 1, "RW access delete"), ks(2, 0, 1, "OW insert")]).doc("1.0.0", "O(1)", "Renames a key only when the target key name doesn't exist."),
     cmd("keys", "generic", 2, READONLY, NK, keys::keys).lock(Lock::Db).acl(&["@dangerous"]).tips(&["request_policy:all_shards", "nondeterministic_output_order"]).doc("1.0.0", "O(N) with N being the number of keys in the database, under the assumption that the key names in the database and the given pattern have limited length.", "Returns all key names that match a pattern."),
-    cmd("scan", "generic", -2, READONLY, NK, keys::scan).tips(&["nondeterministic_output", "request_policy:special", "response_policy:special"]).doc("2.8.0", "O(1) for every call. O(N) for a complete iteration, including enough command calls for the cursor to return back to 0. N is the number of elements inside the collection.", "Iterates over the key names in the database."),
-    cmd("randomkey", "generic", 1, READONLY, NK, keys::randomkey).tips(&["request_policy:all_shards", "response_policy:special", "nondeterministic_output"]).doc("1.0.0", "O(1)", "Returns a random key name from the database."),
-    cmd("dbsize", "server", 1, READONLY | FAST, NK, keys::dbsize).acl(&["@keyspace"]).tips(&["request_policy:all_shards", "response_policy:agg_sum"]).doc("1.0.0", "O(1)", "Returns the number of keys in the database."),
+    cmd("scan", "generic", -2, READONLY, NK, keys::scan).lock(Lock::Walk).tips(&["nondeterministic_output", "request_policy:special", "response_policy:special"]).doc("2.8.0", "O(1) for every call. O(N) for a complete iteration, including enough command calls for the cursor to return back to 0. N is the number of elements inside the collection.", "Iterates over the key names in the database."),
+    cmd("randomkey", "generic", 1, READONLY, NK, keys::randomkey).lock(Lock::Walk).tips(&["request_policy:all_shards", "response_policy:special", "nondeterministic_output"]).doc("1.0.0", "O(1)", "Returns a random key name from the database."),
+    cmd("dbsize", "server", 1, READONLY | FAST, NK, keys::dbsize).lock(Lock::Walk).acl(&["@keyspace"]).tips(&["request_policy:all_shards", "response_policy:agg_sum"]).doc("1.0.0", "O(1)", "Returns the number of keys in the database."),
     cmd("flushdb", "server", -1, WRITE, NK, keys::flushdb).lock(Lock::Db).acl(&["@keyspace", "@dangerous"]).tips(&["request_policy:all_shards", "response_policy:all_succeeded"]).doc("1.0.0", "O(N) where N is the number of keys in the selected database", "Remove all keys from the current database."),
     cmd("flushall", "server", -1, WRITE, NK, keys::flushall).lock(Lock::All).acl(&["@keyspace", "@dangerous"]).tips(&["request_policy:all_shards", "response_policy:all_succeeded"]).doc("1.0.0", "O(N) where N is the total number of keys in all databases", "Removes all keys from all databases."),
     cmd("swapdb", "server", 3, WRITE | FAST, NK, keys::swapdb).lock(Lock::Custom(keys::swapdb_slots)).acl(&["@keyspace", "@dangerous"]).doc("4.0.0", "O(N) where N is the count of clients watching or blocking on keys from both databases.", "Swaps two Redis databases."),
@@ -467,7 +471,9 @@ pub static COMMANDS: &[CommandDef] = &[
     // server
     cmd("info", "server", -1, LOADING | STALE, NK, server::info).acl(&["@dangerous"]).tips(&["nondeterministic_output", "request_policy:all_shards", "response_policy:special"]).doc("1.0.0", "O(1)", "Returns information and statistics about the server."),
     cmd("time", "server", 1, LOADING | STALE | FAST, NK, server::time).tips(&["nondeterministic_output"]).doc("2.6.0", "O(1)", "Returns the server time."),
-    cmd("save", "server", 1, ADMIN | NOSCRIPT | NO_ASYNC_LOADING | NO_MULTI, NK, server::save).lock(Lock::All).acl(&["@admin", "@dangerous"]).doc("1.0.0", "O(N) where N is the total number of keys in all databases", "Synchronously saves the database(s) to disk."),
+    cmd("save", "server", 1, ADMIN | NOSCRIPT | NO_ASYNC_LOADING | NO_MULTI, NK, server::save).acl(&["@admin", "@dangerous"]).doc("1.0.0", "O(N) where N is the total number of keys in all databases", "Synchronously saves the database(s) to disk."),
+    cmd("bgrewriteaof", "server", 1, ADMIN | NOSCRIPT | NO_ASYNC_LOADING, NK, server::bgrewriteaof).acl(&["@admin", "@dangerous"]).doc("1.0.0", "O(1)", "Asynchronously rewrites the append-only file to disk."),
+    cmd("bgsave", "server", -1, ADMIN | NOSCRIPT | NO_ASYNC_LOADING, NK, server::bgsave).acl(&["@admin", "@dangerous"]).doc("1.0.0", "O(1)", "Asynchronously saves the database(s) to disk."),
     cmd("lastsave", "server", 1, LOADING | STALE | FAST, NK, server::lastsave).acl(&["@admin", "@dangerous"]).tips(&["nondeterministic_output"]).doc("1.0.0", "O(1)", "Returns the Unix timestamp of the last successful save to disk."),
     cmd("monitor", "server", 1, ADMIN | NOSCRIPT | LOADING | STALE, NK, server::monitor).doc("1.0.0", "", "Listens for all requests received by the server in real-time."),
     cmd("shutdown", "server", -1, ADMIN | NOSCRIPT | LOADING | STALE | NO_MULTI | ALLOW_BUSY, NK, server::shutdown).doc("1.0.0", "O(N) when saving, where N is the total number of keys in all databases when saving data, otherwise O(1)", "Synchronously saves the database(s) to disk and shuts down the Redis server."),
@@ -476,8 +482,22 @@ pub static COMMANDS: &[CommandDef] = &[
     cmd("command", "server", -1, LOADING | STALE, NK, server::command).subs(COMMAND_SUBS).acl(&["@connection"]).tips(&["nondeterministic_output_order"]).doc("2.8.13", "O(N) where N is the total number of Redis commands", "Returns detailed information about all commands."),
     cmd("slowlog", "server", -2, 0, NK, container).subs(SLOWLOG_SUBS).doc("2.2.12", "Depends on subcommand.", "A container for slow log commands."),
     cmd("latency", "server", -2, 0, NK, container).subs(LATENCY_SUBS).doc("2.8.13", "Depends on subcommand.", "A container for latency diagnostics commands."),
+    cmd("eval", "scripting", -3, NOSCRIPT | SKIP_MONITOR | MAY_REPLICATE | NO_MANDATORY_KEYS | STALE | MOVABLE_KEYS, NK, scripting::eval).lock(Lock::Custom(scripting::declared_slots)).doc("2.6.0", "Depends on the script that is executed.", "Executes a server-side Lua script."),
+    cmd("evalsha", "scripting", -3, NOSCRIPT | SKIP_MONITOR | MAY_REPLICATE | NO_MANDATORY_KEYS | STALE | MOVABLE_KEYS, NK, scripting::evalsha).lock(Lock::Custom(scripting::declared_slots)).doc("2.6.0", "Depends on the script that is executed.", "Executes a server-side Lua script by SHA1 digest."),
+    cmd("eval_ro", "scripting", -3, NOSCRIPT | SKIP_MONITOR | NO_MANDATORY_KEYS | STALE | READONLY | MOVABLE_KEYS, NK, scripting::eval_ro).lock(Lock::Custom(scripting::declared_slots)).doc("7.0.0", "Depends on the script that is executed.", "Executes a read-only server-side Lua script."),
+    cmd("evalsha_ro", "scripting", -3, NOSCRIPT | SKIP_MONITOR | NO_MANDATORY_KEYS | STALE | READONLY | MOVABLE_KEYS, NK, scripting::evalsha_ro).lock(Lock::Custom(scripting::declared_slots)).doc("7.0.0", "Depends on the script that is executed.", "Executes a read-only server-side Lua script by SHA1 digest."),
+    cmd("fcall", "scripting", -3, NOSCRIPT | SKIP_MONITOR | MAY_REPLICATE | NO_MANDATORY_KEYS | STALE | MOVABLE_KEYS, NK, functions::fcall).lock(Lock::Custom(scripting::declared_slots)).doc("7.0.0", "Depends on the function that is executed.", "Invokes a function."),
+    cmd("fcall_ro", "scripting", -3, NOSCRIPT | SKIP_MONITOR | NO_MANDATORY_KEYS | STALE | READONLY | MOVABLE_KEYS, NK, functions::fcall_ro).lock(Lock::Custom(scripting::declared_slots)).doc("7.0.0", "Depends on the function that is executed.", "Invokes a read-only function."),
+    cmd("script", "scripting", -2, 0, NK, container).subs(SCRIPT_SUBS).doc("2.6.0", "Depends on subcommand.", "A container for Lua scripts management commands."),
     cmd("function", "scripting", -2, 0, NK, container).subs(FUNCTION_SUBS).doc("7.0.0", "Depends on subcommand.", "A container for function commands."),
-    cmd("sync", "server", 1, ADMIN | NOSCRIPT | NO_ASYNC_LOADING | NO_MULTI, NK, crate::replication::sync).lock(Lock::All).doc("1.0.0", "", "An internal command used in replication."),
+    cmd("sync", "server", 1, ADMIN | NOSCRIPT | NO_ASYNC_LOADING | NO_MULTI, NK, crate::replication::sync).doc("1.0.0", "", "An internal command used in replication."),
+    cmd("psync", "server", -3, ADMIN | NOSCRIPT | NO_ASYNC_LOADING | NO_MULTI, NK, crate::replication::psync).doc("2.8.0", "", "An internal command used in replication."),
+    cmd("replconf", "server", -1, ADMIN | NOSCRIPT | LOADING | STALE | ALLOW_BUSY, NK, crate::replication::replconf).doc("3.0.0", "O(1)", "An internal command for configuring the replication stream."),
+    cmd("role", "server", 1, NOSCRIPT | LOADING | STALE | FAST, NK, crate::replication::role).acl(&["@admin", "@dangerous"]).doc("2.8.12", "O(1)", "Returns the replication role."),
+    cmd("wait", "generic", 3, 0, NK, crate::replication::wait).acl(&["@slow", "@connection"]).tips(&["request_policy:all_shards", "response_policy:agg_min"]).doc("3.0.0", "O(1)", "Blocks until the asynchronous replication of all preceding write commands sent by the connection is completed."),
+    cmd("replicaof", "server", 3, ADMIN | NOSCRIPT | STALE | NO_ASYNC_LOADING, NK, crate::replication::replica::replicaof).acl(&["@admin", "@slow", "@dangerous"]).doc("5.0.0", "O(1)", "Configures a server as replica of another, or promotes it to a master."),
+    cmd("slaveof", "server", 3, ADMIN | NOSCRIPT | STALE | NO_ASYNC_LOADING, NK, crate::replication::replica::replicaof).acl(&["@admin", "@slow", "@dangerous"]).doc("1.0.0", "O(1)", "Sets a Redis server as a replica of another, or promotes it to being a master."),
+    cmd("module", "server", -2, 0, NK, container).subs(MODULE_SUBS).doc("4.0.0", "Depends on subcommand.", "A container for module commands."),
     cmd("memory", "server", -2, 0, NK, container).subs(MEMORY_SUBS).doc("4.0.0", "Depends on subcommand.", "A container for memory diagnostics commands."),
 ];
 
@@ -708,7 +728,53 @@ static LATENCY_SUBS: &[CommandDef] = &[
     ),
 ];
 
+static SCRIPT_SUBS: &[CommandDef] = &[
+    cmd("script|debug", "scripting", 3, NOSCRIPT, NK, scripting::script_debug).doc(
+        "3.2.0",
+        "O(1)",
+        "Sets the debug mode of server-side Lua scripts.",
+    ),
+    cmd("script|exists", "scripting", -3, NOSCRIPT, NK, scripting::script_exists)
+        .tips(&["request_policy:all_shards", "response_policy:agg_logical_and"])
+        .doc(
+            "2.6.0",
+            "O(N) with N being the number of scripts to check (so checking a single script is an O(1) operation).",
+            "Determines whether server-side Lua scripts exist in the script cache.",
+        ),
+    cmd("script|flush", "scripting", -2, NOSCRIPT, NK, scripting::script_flush)
+        .tips(&["request_policy:all_nodes", "response_policy:all_succeeded"])
+        .doc("2.6.0", "O(N) with N being the number of scripts in cache", "Removes all server-side Lua scripts from the script cache."),
+    cmd("script|help", "scripting", 2, LOADING | STALE, NK, scripting::script_help).doc(
+        "5.0.0",
+        "O(1)",
+        "Returns helpful text about the different subcommands.",
+    ),
+    cmd("script|kill", "scripting", 2, NOSCRIPT | ALLOW_BUSY, NK, scripting::script_kill)
+        .tips(&["request_policy:all_shards", "response_policy:one_succeeded"])
+        .doc("2.6.0", "O(1)", "Terminates a server-side Lua script during execution."),
+    cmd("script|load", "scripting", 3, NOSCRIPT | STALE, NK, scripting::script_load)
+        .tips(&["request_policy:all_nodes", "response_policy:all_succeeded"])
+        .doc("2.6.0", "O(N) with N being the length in bytes of the script body.", "Loads a server-side Lua script to the script cache."),
+];
+
 static FUNCTION_SUBS: &[CommandDef] = &[
+    cmd("function|delete", "scripting", 3, WRITE | NOSCRIPT, NK, functions::delete)
+        .tips(&["request_policy:all_shards", "response_policy:all_succeeded"])
+        .doc("7.0.0", "O(1)", "Deletes a library and its functions."),
+    cmd("function|dump", "scripting", 2, NOSCRIPT, NK, functions::dump).doc(
+        "7.0.0",
+        "O(N) where N is the number of functions",
+        "Dumps all libraries into a serialized binary payload.",
+    ),
+    cmd("function|kill", "scripting", 2, NOSCRIPT | ALLOW_BUSY, NK, functions::kill)
+        .tips(&["request_policy:all_shards", "response_policy:one_succeeded"])
+        .doc("7.0.0", "O(1)", "Terminates a function during execution."),
+    cmd("function|load", "scripting", -3, WRITE | DENYOOM | NOSCRIPT, NK, functions::load)
+        .tips(&["request_policy:all_shards", "response_policy:all_succeeded"])
+        .doc("7.0.0", "O(1) (considering compilation time is redundant)", "Creates a library."),
+    cmd("function|restore", "scripting", -3, WRITE | DENYOOM | NOSCRIPT, NK, functions::restore)
+        .tips(&["request_policy:all_shards", "response_policy:all_succeeded"])
+        .doc("7.0.0", "O(N) where N is the number of functions on the payload", "Restores all libraries from a payload."),
     cmd("function|flush", "scripting", -2, WRITE | NOSCRIPT, NK, functions::flush)
         .tips(&["request_policy:all_shards", "response_policy:all_succeeded"])
         .doc("7.0.0", "O(N) where N is the number of functions deleted", "Deletes all libraries and functions."),
@@ -725,6 +791,27 @@ static FUNCTION_SUBS: &[CommandDef] = &[
         "O(1)",
         "Returns helpful text about the different subcommands.",
     ),
+];
+
+static MODULE_SUBS: &[CommandDef] = &[
+    cmd("module|help", "server", 2, LOADING | STALE, NK, server::module_help).doc(
+        "5.0.0",
+        "O(1)",
+        "Returns helpful text about the different subcommands.",
+    ),
+    cmd("module|list", "server", 2, ADMIN | NOSCRIPT, NK, server::module_list)
+        .acl(&["@admin", "@slow", "@dangerous"])
+        .tips(&["nondeterministic_output"])
+        .doc("4.0.0", "O(N) where N is the number of loaded modules.", "Returns all loaded modules."),
+    cmd("module|load", "server", -3, ADMIN | NOSCRIPT | NO_ASYNC_LOADING, NK, server::module_load)
+        .acl(&["@admin", "@slow", "@dangerous"])
+        .doc("4.0.0", "O(1)", "Loads a module."),
+    cmd("module|loadex", "server", -3, ADMIN | NOSCRIPT | NO_ASYNC_LOADING, NK, server::module_load)
+        .acl(&["@admin", "@slow", "@dangerous"])
+        .doc("7.0.0", "O(1)", "Loads a module using extended parameters."),
+    cmd("module|unload", "server", 3, ADMIN | NOSCRIPT | NO_ASYNC_LOADING, NK, server::module_unload)
+        .acl(&["@admin", "@slow", "@dangerous"])
+        .doc("4.0.0", "O(1)", "Unloads a module."),
 ];
 
 static MEMORY_SUBS: &[CommandDef] = &[

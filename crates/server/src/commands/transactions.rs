@@ -110,7 +110,7 @@ fn exec_slots(srv: &Server, client: &Client, queued: &[Queued]) -> Option<Vec<Sl
                 db = crate::util::parse_canonical_i64(args[1]).filter(|&n| n >= 0 && (n as usize) < srv.keyspace.databases())? as usize;
             }
             Lock::None => {}
-            Lock::Db | Lock::All => return None,
+            Lock::Db | Lock::All | Lock::Walk => return None,
             Lock::Custom(f) => slots.extend(f(&args, db, srv.keyspace.databases()).ok()?),
             Lock::Keys => {
                 for i in super::key_positions(q.def, args.len()) {
@@ -161,6 +161,7 @@ pub fn exec(ctx: &mut Ctx) -> CmdResult {
     let batch = client.capture.borrow_mut().take().unwrap_or_default();
     if !batch.is_empty() {
         srv.journal.append_batch(&batch);
+        client.woff.set(srv.journal.offset());
     }
     drop(locked);
     Ok(())

@@ -91,6 +91,14 @@ impl Dict {
         None
     }
 
+    /// Grows the table to hold `n` entries without resizing (loading knows the size).
+    pub fn reserve(&mut self, n: usize, rehash: impl Fn(&[u8]) -> u64) {
+        let want = n.next_power_of_two().max(MIN_BUCKETS);
+        if want > self.buckets.len() {
+            self.resize(want, &rehash);
+        }
+    }
+
     /// Inserts an entry whose key is known to be absent; returns a reference to it.
     pub fn insert_new(&mut self, hash: u64, entry: Entry, rehash: impl Fn(&[u8]) -> u64) -> &mut Entry {
         if self.len >= self.buckets.len() {

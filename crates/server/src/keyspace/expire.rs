@@ -40,7 +40,7 @@ pub fn active_expire_cycle(
             cur.shard = 0;
             cur.db = (cur.db + 1) % ks.databases();
         }
-        let mut shard = ks.shard(db, shard_idx);
+        let mut shard = ks.shard_ro(db, shard_idx);
         loop {
             if shard.volatile == 0 {
                 break;

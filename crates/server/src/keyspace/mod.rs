@@ -12,11 +12,12 @@ pub mod expire;
 pub mod types;
 pub mod value;
 
-use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 
 pub use blob::Blob;
 pub use dict::{Dict, Entry};
-use parking_lot::{Mutex, MutexGuard};
+use parking_lot::{Mutex, MutexGuard, RwLock};
 use smallvec::SmallVec;
 pub use value::Value;
 
@@ -46,6 +47,21 @@ pub struct Shard {
     pub volatile: usize,
     /// Where the active expire cycle continues in this shard.
     pub expire_cursor: u64,
+    /// The last snapshot epoch this shard was captured for (see [`Capture`]).
+    pub snap_epoch: u64,
+}
+
+/// Receives each shard of a point-in-time snapshot exactly once: either from the
+/// snapshot's own walk (`background`) or from the first locker of the shard after the
+/// snapshot point, before that locker can change anything. This is what makes
+/// BGSAVE, AOF rewrite and replica full sync forkless: no copy of the dataset, and a
+/// writer pays at most one shard's serialisation.
+pub trait Capture: Send + Sync {
+    /// At the snapshot point: each database's key count and keys with a TTL.
+    fn sizes(&self, dbs: &[(u64, u64)]);
+    fn capture(&self, slot: Slot, shard: &Shard, background: bool);
+    /// Called by the background walk between shards, with no lock held.
+    fn pause(&self) {}
 }
 
 impl Shard {
@@ -64,7 +80,10 @@ impl Shard {
             let was = e.expire_at != 0;
             e.value = value;
             e.expire_at = expire_at;
-            e.lru = lru;
+            // Under LFU an overwritten key keeps its counter (Redis's dbSetValue).
+            if !crate::evict::lfu::on() {
+                e.lru = lru;
+            }
             e.enc = enc;
             self.volatile = self.volatile + (expire_at != 0) as usize - was as usize;
             return;
@@ -97,6 +116,10 @@ impl Shard {
 
 pub struct Keyspace {
     dbs: Box<[Box<[Mutex<Shard>]>]>,
+    /// The running snapshot's epoch (0 = none): the only thing the lock path reads.
+    snap_epoch: AtomicU64,
+    snap: RwLock<Option<(u64, Arc<dyn Capture>)>>,
+    last_epoch: AtomicU64,
 }
 
 /// Identifies one shard of one database; ordered the way locks are taken.
@@ -112,7 +135,7 @@ impl Keyspace {
             .map(|_| (0..SHARDS).map(|_| Mutex::new(Shard::default())).collect::<Vec<_>>().into_boxed_slice())
             .collect::<Vec<_>>()
             .into_boxed_slice();
-        Keyspace { dbs }
+        Keyspace { dbs, snap_epoch: AtomicU64::new(0), snap: RwLock::new(None), last_epoch: AtomicU64::new(0) }
     }
 
     pub fn databases(&self) -> usize {
@@ -125,30 +148,149 @@ impl Keyspace {
 
     /// Locks the given slots (deduplicated, in order) and returns the set.
     pub fn lock(&self, slots: impl IntoIterator<Item = Slot>) -> Locked<'_> {
+        self.lock_for(slots, true)
+    }
+
+    /// [`Keyspace::lock`]; `capture` false is for readers, which a running snapshot
+    /// need not wait for (what they may delete is only keys already expired, which
+    /// the snapshot leaves out or its loader drops anyway).
+    pub fn lock_for(&self, slots: impl IntoIterator<Item = Slot>, capture: bool) -> Locked<'_> {
         let mut slots: SmallVec<[Slot; 4]> = slots.into_iter().collect();
         slots.sort_unstable();
         slots.dedup();
-        let guards = slots.into_iter().map(|s| (s, self.dbs[s.db as usize][s.shard as usize].lock())).collect();
+        let mut guards: SmallVec<[(Slot, MutexGuard<'_, Shard>); 4]> =
+            slots.into_iter().map(|s| (s, self.dbs[s.db as usize][s.shard as usize].lock())).collect();
+        let epoch = self.snap_epoch.load(Ordering::Acquire);
+        if epoch != 0 && capture {
+            for (slot, g) in guards.iter_mut() {
+                self.capture(epoch, *slot, g, false);
+            }
+        }
         Locked { guards }
     }
 
-    pub fn lock_db(&self, db: usize) -> Locked<'_> {
-        self.lock((0..SHARDS as u32).map(|shard| Slot { db: db as u32, shard }))
+    /// Hands `shard` to the running snapshot unless it already has it.
+    #[cold]
+    fn capture(&self, epoch: u64, slot: Slot, shard: &mut Shard, background: bool) {
+        if shard.snap_epoch == epoch {
+            return;
+        }
+        if let Some((e, sink)) = self.snap.read().as_ref() {
+            if *e == epoch {
+                sink.capture(slot, shard, background);
+            }
+        }
+        shard.snap_epoch = epoch;
+    }
+
+    /// Starts a point-in-time snapshot: with every shard locked (so no command is half
+    /// done), installs `sink` and runs `at_point` (which records the stream position the
+    /// snapshot corresponds to). Returns the epoch to pass to [`Keyspace::walk_snapshot`].
+    /// At most one snapshot runs at a time; the caller serialises them.
+    pub fn begin_snapshot(&self, sink: Arc<dyn Capture>, at_point: impl FnOnce()) -> u64 {
+        let mut all = self.lock_all();
+        let sizes: Vec<(u64, u64)> = (0..self.dbs.len())
+            .map(|db| all.db_shards(db).fold((0, 0), |(n, v), s| (n + s.dict.len() as u64, v + s.volatile as u64)))
+            .collect();
+        sink.sizes(&sizes);
+        let epoch = self.last_epoch.fetch_add(1, Ordering::Relaxed) + 1;
+        *self.snap.write() = Some((epoch, sink));
+        self.snap_epoch.store(epoch, Ordering::Release);
+        at_point();
+        drop(all);
+        epoch
+    }
+
+    /// Captures every shard not captured yet, one lock at a time, then ends the snapshot.
+    /// `stop` is polled between shards (a cancelled snapshot ends early).
+    pub fn walk_snapshot(&self, epoch: u64, stop: impl Fn() -> bool) {
+        'all: for (db, shards) in self.dbs.iter().enumerate() {
+            for (i, m) in shards.iter().enumerate() {
+                if stop() {
+                    break 'all;
+                }
+                let mut g = m.lock();
+                self.capture(epoch, Slot { db: db as u32, shard: i as u32 }, &mut g, true);
+                drop(g);
+                if let Some((_, sink)) = self.snap.read().as_ref() {
+                    sink.pause();
+                }
+            }
+        }
+        self.end_snapshot(epoch);
+    }
+
+    fn end_snapshot(&self, epoch: u64) {
+        let _ = self.snap_epoch.compare_exchange(epoch, 0, Ordering::AcqRel, Ordering::Acquire);
+        let mut g = self.snap.write();
+        if g.as_ref().is_some_and(|(e, _)| *e == epoch) {
+            *g = None;
+        }
+    }
+
+    pub fn lock_db(&self, db: usize, capture: bool) -> Locked<'_> {
+        self.lock_for((0..SHARDS as u32).map(|shard| Slot { db: db as u32, shard }), capture)
     }
 
     pub fn lock_all(&self) -> Locked<'_> {
+        self.lock_all_for(true)
+    }
+
+    pub fn lock_all_for(&self, capture: bool) -> Locked<'_> {
         let mut v = Vec::with_capacity(self.dbs.len() * SHARDS);
         for db in 0..self.dbs.len() as u32 {
             for shard in 0..SHARDS as u32 {
                 v.push(Slot { db, shard });
             }
         }
-        self.lock(v)
+        self.lock_for(v, capture)
     }
 
-    /// Locks one shard on its own (SCAN, the expire cycle, INFO counting).
-    pub fn shard(&self, db: usize, shard: usize) -> MutexGuard<'_, Shard> {
+    /// Keys and keys with a TTL in one database. Shards are visited last to first, the
+    /// opposite of a snapshot walk, so a count never trails the walk shard by shard.
+    pub fn db_len(&self, db: usize) -> (usize, usize) {
+        self.dbs[db].iter().rev().map(|m| m.lock()).fold((0, 0), |(n, v), g| (n + g.dict.len(), v + g.volatile))
+    }
+
+    /// Locks one shard on its own for a reader or for expiry (SCAN, RANDOMKEY, the
+    /// expire cycle, INFO): no snapshot capture, see [`Keyspace::lock_for`].
+    pub fn shard_ro(&self, db: usize, shard: usize) -> MutexGuard<'_, Shard> {
         self.dbs[db][shard].lock()
+    }
+
+    /// Locks one shard on its own to change it (eviction).
+    pub fn shard(&self, db: usize, shard: usize) -> MutexGuard<'_, Shard> {
+        let mut g = self.dbs[db][shard].lock();
+        let epoch = self.snap_epoch.load(Ordering::Acquire);
+        if epoch != 0 {
+            self.capture(epoch, Slot { db: db as u32, shard: shard as u32 }, &mut g, false);
+        }
+        g
+    }
+}
+
+/// A shard a command already holds, or one it locked just for a look.
+pub enum ShardRef<'s, 'a> {
+    Held(&'s mut Shard),
+    Own(MutexGuard<'a, Shard>),
+}
+
+impl std::ops::Deref for ShardRef<'_, '_> {
+    type Target = Shard;
+    fn deref(&self) -> &Shard {
+        match self {
+            ShardRef::Held(s) => s,
+            ShardRef::Own(g) => g,
+        }
+    }
+}
+
+impl std::ops::DerefMut for ShardRef<'_, '_> {
+    fn deref_mut(&mut self) -> &mut Shard {
+        match self {
+            ShardRef::Held(s) => s,
+            ShardRef::Own(g) => g,
+        }
     }
 }
 
@@ -166,6 +308,57 @@ impl<'a> Locked<'a> {
 
     pub fn is_empty(&self) -> bool {
         self.guards.is_empty()
+    }
+
+    pub fn holds(&self, slot: Slot) -> bool {
+        self.guards.binary_search_by(|(s, _)| s.cmp(&slot)).is_ok()
+    }
+
+    /// Adds the shards of `slots` this set lacks, for a script whose commands name keys
+    /// its declared KEYS did not. A shard above every one held is waited for (the lock
+    /// order holds); one below is only tried, since waiting for it could deadlock with
+    /// a locker that holds it and waits for ours. Returns false when such a shard is
+    /// busy: nothing is added then.
+    pub fn extend(&mut self, ks: &'a Keyspace, slots: &[Slot], capture: bool) -> bool {
+        let mut need: SmallVec<[Slot; 4]> = slots.iter().copied().filter(|s| !self.holds(*s)).collect();
+        if need.is_empty() {
+            return true;
+        }
+        need.sort_unstable();
+        need.dedup();
+        let top = self.guards.last().map(|(s, _)| *s);
+        let mut got: SmallVec<[(Slot, MutexGuard<'a, Shard>); 4]> = SmallVec::new();
+        for s in need {
+            let m = &ks.dbs[s.db as usize][s.shard as usize];
+            if top.is_none_or(|t| s > t) {
+                got.push((s, m.lock()));
+            } else {
+                match m.try_lock() {
+                    Some(g) => got.push((s, g)),
+                    None => return false,
+                }
+            }
+        }
+        let epoch = ks.snap_epoch.load(Ordering::Acquire);
+        for (slot, g) in got {
+            let mut g = g;
+            if epoch != 0 && capture {
+                ks.capture(epoch, slot, &mut g, false);
+            }
+            let i = self.guards.binary_search_by(|(x, _)| x.cmp(&slot)).unwrap_err();
+            self.guards.insert(i, (slot, g));
+        }
+        true
+    }
+
+    /// `slot`'s shard from this set when it holds it (inside EXEC or a script),
+    /// else locked on its own for a reader that walks the database.
+    pub fn held_or_locked<'s>(&'s mut self, ks: &'a Keyspace, slot: Slot) -> ShardRef<'s, 'a> {
+        if self.holds(slot) {
+            ShardRef::Held(self.shard_mut(slot))
+        } else {
+            ShardRef::Own(ks.shard_ro(slot.db as usize, slot.shard as usize))
+        }
     }
 
     pub fn shard_mut(&mut self, slot: Slot) -> &mut Shard {

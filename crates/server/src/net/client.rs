@@ -28,6 +28,8 @@ pub struct ClientShared {
     pub qbuf: AtomicUsize,
     pub omem: AtomicUsize,
     pub monitor: AtomicBool,
+    /// A replica's link (after SYNC/PSYNC): flag `S`, CLIENT LIST/KILL TYPE replica.
+    pub replica: AtomicBool,
     pub killed: AtomicBool,
     pub kill: Notify,
     pub user_authenticated: AtomicBool,
@@ -69,6 +71,7 @@ impl ClientShared {
             qbuf: AtomicUsize::new(0),
             omem: AtomicUsize::new(0),
             monitor: AtomicBool::new(false),
+            replica: AtomicBool::new(false),
             killed: AtomicBool::new(false),
             kill: Notify::new(),
             user_authenticated: AtomicBool::new(false),
@@ -123,6 +126,8 @@ impl ClientShared {
         let mut flags = String::new();
         if self.monitor.load(Ordering::Relaxed) {
             flags.push('O');
+        } else if self.replica.load(Ordering::Relaxed) {
+            flags.push('S');
         } else {
             // Redis's order: P b t R B.
             for (on, c) in [
@@ -190,6 +195,16 @@ pub struct Client {
     /// Set by MONITOR and SYNC: after this reply the connection forwards what arrives
     /// here (the monitor feed, the write stream) to the client.
     pub feed: Option<tokio::sync::mpsc::UnboundedReceiver<bytes::Bytes>>,
+    /// RESET of a MONITOR client: the connection drops its feed.
+    pub stop_feed: bool,
+    /// This connection is a replica's link (REPLCONF / SYNC / PSYNC).
+    pub is_replica: bool,
+    /// The client applying our master's stream (exempt from READONLY).
+    pub is_master_link: bool,
+    /// The stream offset after this client's last write (what WAIT waits for).
+    pub woff: std::cell::Cell<u64>,
+    /// WAIT that must block: (offset, replicas wanted, deadline in unix ms, 0 = none).
+    pub wait: Option<(u64, usize, u64)>,
     pub settings: Arc<Settings>,
     pub settings_version: u64,
     /// The last top-level command run and its number: pipelines mostly repeat one
@@ -243,6 +258,11 @@ impl Client {
             reply: ReplyFlags::default(),
             close_after_reply: false,
             feed: None,
+            stop_feed: false,
+            is_replica: false,
+            is_master_link: false,
+            woff: std::cell::Cell::new(0),
+            wait: None,
             settings,
             settings_version: version,
             last_command: None,
@@ -259,6 +279,15 @@ impl Client {
             subscriber: None,
             push_mark: None,
         }
+    }
+
+    /// A client without a connection that runs commands on the server's behalf (AOF
+    /// loading, a replica applying its master's stream): always authenticated.
+    pub fn internal(srv: &crate::server::Server, addr: String) -> Client {
+        let shared = Arc::new(ClientShared::new(0, addr, String::new(), -1));
+        let mut client = Client::new(shared, srv.config.settings(), srv.config.version());
+        client.authenticated = true;
+        client
     }
 
     pub fn select(&mut self, db: usize) {

@@ -146,6 +146,19 @@ async fn run(srv: &Server, client: &mut Client, mut stream: TcpStream) -> std::i
                 }
                 shared.qbuf.store(buf.len(), Ordering::Relaxed);
                 run_one(srv, client, &mut out, args, now);
+                if let Some((off, num, deadline)) = client.wait.take() {
+                    // WAIT: replicas acknowledge within milliseconds; polled, like Redis's
+                    // check in beforeSleep.
+                    flush(&mut stream, &mut out, srv).await?;
+                    let acked = loop {
+                        let n = srv.replicas.acked(off);
+                        if n >= num || (deadline != 0 && crate::util::now_ms() >= deadline) || shared.killed.load(Ordering::Acquire) {
+                            break n;
+                        }
+                        tokio::time::sleep(Duration::from_millis(5)).await;
+                    };
+                    out.int(acked as i64);
+                }
                 if let Some(spec) = client.block.take() {
                     let owned: Vec<Vec<u8>> = args.iter().map(|a| a.to_vec()).collect();
                     buf.advance(consumed);
@@ -165,6 +178,9 @@ async fn run(srv: &Server, client: &mut Client, mut stream: TcpStream) -> std::i
         flush(&mut stream, &mut out, srv).await?;
         if let Some(rx) = client.feed.take() {
             monitor_rx = Some(rx);
+        }
+        if std::mem::take(&mut client.stop_feed) {
+            monitor_rx = None;
         }
         if close {
             return Ok(());
@@ -268,6 +284,13 @@ fn run_one(srv: &Server, client: &mut Client, out: &mut ReplyBuf, args: &[&[u8]]
 
 async fn flush(stream: &mut TcpStream, out: &mut ReplyBuf, srv: &Server) -> std::io::Result<()> {
     if !out.buf.is_empty() {
+        // `appendfsync always`: a write is acknowledged only once it is on disk (waiting
+        // for the stream as a whole: cheaper than tracking each client's last write).
+        let wait =
+            srv.aof.always.load(Ordering::Relaxed).then(|| srv.journal.offset()).filter(|&o| o > srv.aof.fsynced.load(Ordering::Acquire));
+        if let Some(o) = wait {
+            srv.aof.wait_fsynced(srv, o).await;
+        }
         stream.write_all(&out.buf).await?;
         srv.stats.net_output.add(out.buf.len() as u64);
         out.buf.clear();

@@ -7,6 +7,7 @@
 //! Nothing here trusts the input: every length is checked against what is left,
 //! and errors carry the offset where reading failed.
 
+use std::borrow::Cow;
 use std::collections::HashSet;
 
 use super::rdb::{self, CRC64};
@@ -121,12 +122,18 @@ impl<'a> Reader<'a> {
     }
 
     pub fn string(&mut self) -> Result<Vec<u8>, Corrupt> {
-        match self.raw_len()? {
+        self.string_ref().map(Cow::into_owned)
+    }
+
+    /// A string, borrowed from the image when it is stored plain (no copy while loading
+    /// millions of keys).
+    pub fn string_ref(&mut self) -> Result<Cow<'a, [u8]>, Corrupt> {
+        let owned = match self.raw_len()? {
             Len::Plain(n) => {
                 if n > (self.buf.len() - self.pos) as u64 {
                     return self.err("Unexpected EOF reading RDB file");
                 }
-                Ok(self.take(n as usize)?.to_vec())
+                return Ok(Cow::Borrowed(self.take(n as usize)?));
             }
             Len::Encoded(0) => Ok(itoa::Buffer::new().format(self.byte()? as i8).as_bytes().to_vec()),
             Len::Encoded(1) => Ok(itoa::Buffer::new().format(i16::from_le_bytes(self.take(2)?.try_into().unwrap())).as_bytes().to_vec()),
@@ -146,7 +153,8 @@ impl<'a> Reader<'a> {
                 lzf::decompress(src, ulen as usize).map_err(|m| Corrupt { offset: at, msg: m })
             }
             Len::Encoded(e) => self.err(format!("Unknown RDB string encoding type {e}")),
-        }
+        };
+        owned.map(Cow::Owned)
     }
 
     fn old_double(&mut self) -> Result<f64, Corrupt> {
@@ -190,7 +198,10 @@ pub fn read_object(r: &mut Reader, t: u8, lim: &Limits) -> Result<Option<Value>,
     let start = r.pos;
     let corrupt = |msg: &str| Err(Corrupt { offset: start, msg: msg.to_string() });
     let v = match t {
-        rdb::TYPE_STRING => Value::Str(Blob::from_vec(r.string()?)),
+        rdb::TYPE_STRING => Value::Str(match r.string_ref()? {
+            Cow::Borrowed(s) => Blob::new(s),
+            Cow::Owned(v) => Blob::from_vec(v),
+        }),
         rdb::TYPE_LIST | rdb::TYPE_LIST_ZIPLIST => {
             let elems = if t == rdb::TYPE_LIST {
                 let n = r.count()?;
@@ -428,14 +439,16 @@ pub fn read_dump(p: &[u8], lim: &Limits) -> Result<Value, Corrupt> {
 }
 
 /// One key read from an RDB file.
-pub struct Loaded {
+pub struct Loaded<'a> {
     pub db: usize,
-    pub key: Vec<u8>,
+    pub key: Cow<'a, [u8]>,
     pub value: Value,
     /// Absolute unix ms, 0 for none.
     pub expire_at: u64,
     /// Seconds idle, from an LRU opcode.
     pub idle: Option<u64>,
+    /// The LFU counter, from a FREQ opcode.
+    pub freq: Option<u8>,
 }
 
 /// Totals of a load, for the log lines Redis prints.
@@ -446,12 +459,29 @@ pub struct Summary {
     pub expired: u64,
     pub empty_skipped: u64,
     pub aux: Vec<(String, String)>,
+    /// Where the RDB ends (after its checksum): an AOF's commands may follow.
+    pub end: usize,
 }
 
 /// Reads a whole RDB file, handing each live key to `sink` (which may refuse it,
 /// e.g. for a database number out of range). Keys already expired at `now` are
 /// skipped, as a master does.
-pub fn load(data: &[u8], lim: &Limits, databases: usize, now: u64, mut sink: impl FnMut(Loaded)) -> Result<Summary, Corrupt> {
+pub fn load<'d>(data: &'d [u8], lim: &Limits, databases: usize, now: u64, sink: impl FnMut(Loaded<'d>)) -> Result<Summary, Corrupt> {
+    load_with(data, lim, databases, now, None, |_, _| {}, sink)
+}
+
+/// [`load`], told each RESIZEDB hint (database, keys) so tables can be sized up front,
+/// and optionally given the checksum of `data` minus its last 8 bytes, computed
+/// elsewhere meanwhile (used when the RDB is the whole of `data`).
+fn load_with<'d>(
+    data: &'d [u8],
+    lim: &Limits,
+    databases: usize,
+    now: u64,
+    crc_hint: Option<std::thread::ScopedJoinHandle<'_, u64>>,
+    mut on_resize: impl FnMut(usize, u64),
+    mut sink: impl FnMut(Loaded<'d>),
+) -> Result<Summary, Corrupt> {
     let mut r = Reader::new(data);
     let magic = r.take(9.min(data.len()))?;
     if magic.len() < 9 || &magic[..5] != b"REDIS" {
@@ -462,7 +492,7 @@ pub fn load(data: &[u8], lim: &Limits, databases: usize, now: u64, mut sink: imp
         return Err(Corrupt { offset: 5, msg: format!("Can't handle RDB format version {ver}") });
     }
     let mut sum = Summary { version: ver, ..Summary::default() };
-    let (mut db, mut expire_at, mut idle) = (0usize, 0u64, None);
+    let (mut db, mut expire_at, mut idle, mut freq) = (0usize, 0u64, None, None);
     loop {
         let op_at = r.pos;
         let op = r.byte()?;
@@ -487,39 +517,44 @@ pub fn load(data: &[u8], lim: &Limits, databases: usize, now: u64, mut sink: imp
                 expire_at = u64::from_le_bytes(r.take(8)?.try_into().unwrap());
             }
             rdb::OP_RESIZEDB => {
+                let n = r.length()?;
                 r.length()?;
-                r.length()?;
+                on_resize(db, n);
             }
             rdb::OP_AUX => {
                 let k = r.string()?;
                 let v = r.string()?;
                 sum.aux.push((String::from_utf8_lossy(&k).into_owned(), String::from_utf8_lossy(&v).into_owned()));
             }
-            rdb::OP_FREQ => {
-                r.byte()?;
-            }
+            rdb::OP_FREQ => freq = Some(r.byte()?),
             rdb::OP_IDLE => idle = Some(r.length()?),
             rdb::OP_FUNCTION2 => {
-                r.string()?;
-                tracing::warn!("Skipping a function library in the RDB: functions are not supported yet");
+                let code = r.string()?;
+                let loaded = crate::scripting::vm::with_vm(|vm| {
+                    let lib = crate::scripting::library::compile_library(vm, &code)?;
+                    crate::scripting::library::libraries().install(vec![lib], crate::scripting::library::load_policy(), true)
+                });
+                if let Err(e) = loaded {
+                    return Err(Corrupt { offset: op_at, msg: format!("Failed loading library: {e}") });
+                }
             }
             rdb::OP_FUNCTION_PRE_GA => return Err(Corrupt { offset: op_at, msg: "Pre-release function format not supported".into() }),
             rdb::OP_MODULE_AUX => return Err(Corrupt { offset: op_at, msg: "Module auxiliary data is not supported".into() }),
             t => {
-                let key = r.string()?;
+                let key = r.string_ref()?;
                 let Some(value) = read_object(&mut r, t, lim)? else {
                     tracing::warn!("rdbLoadObject skipping empty key: {}", String::from_utf8_lossy(&key));
                     sum.empty_skipped += 1;
-                    (expire_at, idle) = (0, None);
+                    (expire_at, idle, freq) = (0, None, None);
                     continue;
                 };
                 if expire_at != 0 && expire_at < now {
                     sum.expired += 1;
                 } else {
                     sum.keys += 1;
-                    sink(Loaded { db, key, value, expire_at, idle });
+                    sink(Loaded { db, key, value, expire_at, idle, freq });
                 }
-                (expire_at, idle) = (0, None);
+                (expire_at, idle, freq) = (0, None, None);
             }
         }
     }
@@ -529,12 +564,16 @@ pub fn load(data: &[u8], lim: &Limits, databases: usize, now: u64, mut sink: imp
         let sum_bytes = r.take(8)?;
         let expected = u64::from_le_bytes(sum_bytes.try_into().unwrap());
         if expected != 0 {
-            let got = CRC64.checksum(&data[..body_end]);
+            let got = match crc_hint {
+                Some(h) if body_end + 8 == data.len() => h.join().unwrap_or_default(),
+                _ => CRC64.checksum(&data[..body_end]),
+            };
             if got != expected {
                 return Err(Corrupt { offset: at, msg: format!("Wrong RDB checksum expected: ({expected:x}) got ({got:x})") });
             }
         }
     }
+    sum.end = r.pos;
     Ok(sum)
 }
 
@@ -552,8 +591,72 @@ pub fn load_into(
     load(data, lim, databases, now, |k| {
         let hash = hash_key(&k.key);
         let slot = Slot { db: k.db as u32, shard: shard_of(hash) as u32 };
-        let lru = k.idle.map_or(lru, |i| lru.saturating_sub(i.min(u32::MAX as u64) as u32));
+        let lru = access_field(&k, lru);
         keys.shard_mut(slot).put(hash, &k.key, k.value, k.expire_at, lru, enc::AUTO);
+    })
+}
+
+/// A loaded key's access field: its LFU counter under an LFU policy, else the LRU
+/// clock less its recorded idle time.
+fn access_field(k: &Loaded, lru: u32) -> u32 {
+    if crate::evict::lfu::on() {
+        return k.freq.map_or_else(crate::evict::lfu::new_key, crate::evict::lfu::with);
+    }
+    k.idle.map_or(lru, |i| lru.saturating_sub(i.min(u32::MAX as u64) as u32))
+}
+
+/// Loads a whole RDB image into the keyspace with several threads: this one parses,
+/// the others insert (each owning a share of the shards) and one checksums. Only for
+/// start-up, when no client can be running: shards are locked one key at a time.
+pub fn load_parallel<'d>(srv: &crate::server::Server, data: &'d [u8], lim: &Limits, now: u64) -> Result<Summary, Corrupt> {
+    use crate::keyspace::{hash_key, shard_of, value::enc, SHARDS};
+    let ks = &srv.keyspace;
+    let lru = srv.lru_clock();
+    let databases = ks.databases();
+    let workers = std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, 4);
+    type Batch<'d> = Vec<(u64, Loaded<'d>)>;
+    std::thread::scope(|sc| {
+        let crc = (data.len() > 8).then(|| sc.spawn(|| CRC64.checksum(&data[..data.len() - 8])));
+        let mut txs = Vec::new();
+        for _ in 0..workers {
+            let (tx, rx) = std::sync::mpsc::sync_channel::<Batch<'d>>(16);
+            txs.push(tx);
+            sc.spawn(move || {
+                for batch in rx {
+                    for (hash, k) in batch {
+                        let lru = access_field(&k, lru);
+                        ks.shard(k.db, shard_of(hash)).put(hash, &k.key, k.value, k.expire_at, lru, enc::AUTO);
+                    }
+                }
+            });
+        }
+        let mut bufs: Vec<Batch<'d>> = (0..workers).map(|_| Vec::with_capacity(256)).collect();
+        let res = load_with(
+            data,
+            lim,
+            databases,
+            now,
+            crc,
+            |db, n| {
+                let per = n as usize / SHARDS;
+                for i in 0..SHARDS {
+                    ks.shard(db, i).dict.reserve(per, hash_key);
+                }
+            },
+            |k| {
+                let hash = hash_key(&k.key);
+                let w = shard_of(hash) % workers;
+                bufs[w].push((hash, k));
+                if bufs[w].len() >= 256 {
+                    let _ = txs[w].send(std::mem::replace(&mut bufs[w], Vec::with_capacity(256)));
+                }
+            },
+        );
+        for (w, b) in bufs.into_iter().enumerate() {
+            let _ = txs[w].send(b);
+        }
+        drop(txs);
+        res
     })
 }
 
@@ -568,10 +671,8 @@ pub fn load_at_startup(srv: &crate::server::Server, path: &std::path::Path) -> R
     let started = std::time::Instant::now();
     let settings = srv.config.settings();
     let lim = Limits::from_settings(&settings);
-    let databases = srv.keyspace.databases();
     let now = crate::util::now_ms();
-    let mut keys = srv.keyspace.lock_all();
-    match load_into(&mut keys, &data, &lim, databases, now, srv.lru_clock()) {
+    match load_parallel(srv, &data, &lim, now) {
         Ok(sum) => {
             log_summary(&sum, now);
             tracing::info!("DB loaded from disk: {:.3} seconds", started.elapsed().as_secs_f64());
@@ -595,6 +696,7 @@ pub fn log_summary(sum: &Summary, now: u64) {
     for (k, v) in &sum.aux {
         match k.as_str() {
             "redis-ver" => tracing::info!("Loading RDB produced by version {v}"),
+            "aof-base" if v == "1" => tracing::info!("RDB is base AOF"),
             "ctime" => {
                 if let Ok(t) = v.parse::<u64>() {
                     tracing::info!("RDB age {} seconds", (now / 1000).saturating_sub(t));

@@ -14,7 +14,7 @@ use crc::{Crc, CRC_64_REDIS};
 
 use super::listpack;
 use crate::keyspace::types::{Hash, Item, List, Set, ZSet};
-use crate::keyspace::{Locked, Value};
+use crate::keyspace::{Locked, Shard, Value};
 
 pub const RDB_VERSION: u32 = 10;
 
@@ -55,7 +55,7 @@ pub const TYPE_STREAM_LISTPACKS_3: u8 = 21;
 /// Quicklist node container holding a listpack.
 const CONTAINER_PACKED: u64 = 2;
 
-pub const CRC64: Crc<u64> = Crc::<u64>::new(&CRC_64_REDIS);
+pub static CRC64: Crc<u64> = Crc::<u64>::new(&CRC_64_REDIS);
 
 pub fn write_len(out: &mut Vec<u8>, n: u64) {
     if n < 1 << 6 {
@@ -108,20 +108,32 @@ fn aux(out: &mut Vec<u8>, k: &str, v: &str) {
 /// Writes the type byte and the serialised value. `set_listpack` allows type 20
 /// (format 11) for listpack sets; without it they are written as plain sets.
 pub fn write_value(out: &mut Vec<u8>, v: &Value, set_listpack: bool) {
+    write_object(out, None, v, set_listpack);
+}
+
+/// The type byte, then the key when there is one (an RDB entry), then the value.
+pub fn write_object(out: &mut Vec<u8>, key: Option<&[u8]>, v: &Value, set_listpack: bool) {
     match v {
         Value::Str(b) => {
-            out.push(TYPE_STRING);
+            head(out, TYPE_STRING, key);
             write_string(out, b);
         }
-        Value::List(l) => write_list(out, l),
-        Value::Set(s) => write_set(out, s, set_listpack),
-        Value::ZSet(z) => write_zset(out, z),
-        Value::Hash(h) => write_hash(out, h),
+        Value::List(l) => write_list(out, key, l),
+        Value::Set(s) => write_set(out, key, s, set_listpack),
+        Value::ZSet(z) => write_zset(out, key, z),
+        Value::Hash(h) => write_hash(out, key, h),
     }
 }
 
-fn write_list(out: &mut Vec<u8>, l: &List) {
-    out.push(TYPE_LIST_QUICKLIST_2);
+fn head(out: &mut Vec<u8>, ty: u8, key: Option<&[u8]>) {
+    out.push(ty);
+    if let Some(k) = key {
+        write_string(out, k);
+    }
+}
+
+fn write_list(out: &mut Vec<u8>, key: Option<&[u8]>, l: &List) {
+    head(out, TYPE_LIST_QUICKLIST_2, key);
     let nodes: Vec<_> = l.packed_nodes().filter(|p| !p.is_empty()).collect();
     write_len(out, nodes.len() as u64);
     for p in nodes {
@@ -140,20 +152,20 @@ fn write_string_raw(out: &mut Vec<u8>, s: &[u8]) {
     out.extend_from_slice(s);
 }
 
-fn write_set(out: &mut Vec<u8>, s: &Set, set_listpack: bool) {
+fn write_set(out: &mut Vec<u8>, key: Option<&[u8]>, s: &Set, set_listpack: bool) {
     if s.is_intset() {
-        out.push(TYPE_SET_INTSET);
+        head(out, TYPE_SET_INTSET, key);
         let vals: Vec<i64> = s.iter().filter_map(|it| it.as_int()).collect();
         write_string_raw(out, &super::ziplist::encode_intset(&vals));
     } else if s.is_listpack() && set_listpack {
-        out.push(TYPE_SET_LISTPACK);
+        head(out, TYPE_SET_LISTPACK, key);
         let mut w = listpack::Writer::new();
         for it in s.iter() {
             w.push_item(it);
         }
         write_string_raw(out, &w.finish());
     } else {
-        out.push(TYPE_SET);
+        head(out, TYPE_SET, key);
         write_len(out, s.len() as u64);
         for it in s.iter() {
             write_item(out, it);
@@ -161,9 +173,9 @@ fn write_set(out: &mut Vec<u8>, s: &Set, set_listpack: bool) {
     }
 }
 
-fn write_zset(out: &mut Vec<u8>, z: &ZSet) {
+fn write_zset(out: &mut Vec<u8>, key: Option<&[u8]>, z: &ZSet) {
     if z.is_packed() {
-        out.push(TYPE_ZSET_LISTPACK);
+        head(out, TYPE_ZSET_LISTPACK, key);
         let mut w = listpack::Writer::new();
         z.visit(0, false, |m, s| {
             w.push(m);
@@ -173,7 +185,7 @@ fn write_zset(out: &mut Vec<u8>, z: &ZSet) {
         write_string_raw(out, &w.finish());
     } else {
         // Highest first, as Redis writes them (its loader then inserts at the head).
-        out.push(TYPE_ZSET_2);
+        head(out, TYPE_ZSET_2, key);
         write_len(out, z.len() as u64);
         z.visit(z.len().saturating_sub(1), true, |m, s| {
             write_string(out, m);
@@ -185,7 +197,7 @@ fn write_zset(out: &mut Vec<u8>, z: &ZSet) {
 
 /// A score as listpack text: integers plainly (then stored as listpack integers),
 /// otherwise the shortest form that reads back to the same double.
-fn score_text(s: f64) -> String {
+pub fn score_text(s: f64) -> String {
     if s.is_infinite() {
         return if s > 0.0 { "inf".into() } else { "-inf".into() };
     }
@@ -198,10 +210,10 @@ fn score_text(s: f64) -> String {
     format!("{s:?}")
 }
 
-fn write_hash(out: &mut Vec<u8>, h: &Hash) {
+fn write_hash(out: &mut Vec<u8>, key: Option<&[u8]>, h: &Hash) {
     match h {
         Hash::Packed(p) => {
-            out.push(TYPE_HASH_LISTPACK);
+            head(out, TYPE_HASH_LISTPACK, key);
             let mut w = listpack::Writer::new();
             for (_, it) in p.iter() {
                 w.push_item(it);
@@ -209,7 +221,7 @@ fn write_hash(out: &mut Vec<u8>, h: &Hash) {
             write_string_raw(out, &w.finish());
         }
         Hash::Table(_) => {
-            out.push(TYPE_HASH);
+            head(out, TYPE_HASH, key);
             write_len(out, h.len() as u64);
             h.for_each(|f, v| {
                 write_string(out, f);
@@ -229,21 +241,61 @@ pub fn dump_payload(v: &Value) -> Vec<u8> {
     out
 }
 
+/// FUNCTION DUMP's payload: one function record per library, then the DUMP footer.
+pub fn functions_payload(codes: &[Vec<u8>]) -> Vec<u8> {
+    let mut out = Vec::new();
+    write_functions(&mut out, codes);
+    out.extend_from_slice(&(RDB_VERSION as u16).to_le_bytes());
+    let crc = CRC64.checksum(&out);
+    out.extend_from_slice(&crc.to_le_bytes());
+    out
+}
+
+/// The libraries' code as RDB function records (`FUNCTION2` opcode + code string).
+pub fn write_functions(out: &mut Vec<u8>, codes: &[Vec<u8>]) {
+    for c in codes {
+        out.push(OP_FUNCTION2);
+        write_string(out, c);
+    }
+}
+
+/// The library codes in a FUNCTION RESTORE payload, with Redis's errors.
+pub fn parse_functions_payload(p: &[u8]) -> Result<Vec<Vec<u8>>, String> {
+    if !super::load::verify_dump(p) {
+        return Err("DUMP payload version or checksum are wrong".into());
+    }
+    let body = &p[..p.len() - 10];
+    let mut r = super::load::Reader::new(body);
+    let mut codes = Vec::new();
+    while r.pos < body.len() {
+        match r.byte().map_err(|_| "can not read data type")? {
+            OP_FUNCTION2 => codes.push(r.string().map_err(|_| "failed loading the given functions payload")?),
+            OP_FUNCTION_PRE_GA => return Err("Pre-GA function format not supported".into()),
+            _ => return Err("given type is not a function".into()),
+        }
+    }
+    Ok(codes)
+}
+
 /// Serialises every live key of every database in `keys` (which must hold all shards).
 pub fn snapshot(keys: &mut Locked, databases: usize, now_ms: u64) -> Vec<u8> {
     snapshot_with(keys, databases, now_ms, false)
 }
 
+/// [`snapshot`] as an AOF base (the `aof-base` aux field set).
+pub fn snapshot_aof_base(keys: &mut Locked, databases: usize, now_ms: u64) -> Vec<u8> {
+    snapshot_full(keys, databases, now_ms, false, &[("aof-base", "1".into())])
+}
+
 /// [`snapshot`], optionally with listpack sets as type 20 (a format-11 file).
 pub fn snapshot_with(keys: &mut Locked, databases: usize, now_ms: u64, set_listpack: bool) -> Vec<u8> {
+    snapshot_full(keys, databases, now_ms, set_listpack, &[("aof-base", "0".into())])
+}
+
+fn snapshot_full(keys: &mut Locked, databases: usize, now_ms: u64, set_listpack: bool, aux: &[(&str, String)]) -> Vec<u8> {
     let mut out = Vec::with_capacity(4096);
     let version = if set_listpack { 11 } else { RDB_VERSION };
-    out.extend_from_slice(format!("REDIS{version:04}").as_bytes());
-    aux(&mut out, "redis-ver", crate::REDIS_VERSION);
-    aux(&mut out, "redis-bits", "64");
-    aux(&mut out, "ctime", &(now_ms / 1000).to_string());
-    aux(&mut out, "used-mem", &crate::stats::process_rss().to_string());
-    aux(&mut out, "aof-base", "0");
+    write_header(&mut out, version, now_ms, aux);
     for db in 0..databases {
         let (mut n, mut volatile) = (0u64, 0u64);
         for shard in keys.db_shards(db) {
@@ -259,30 +311,53 @@ pub fn snapshot_with(keys: &mut Locked, databases: usize, now_ms: u64, set_listp
         write_len(&mut out, n);
         write_len(&mut out, volatile);
         for shard in keys.db_shards(db) {
-            for e in shard.dict.iter() {
-                if e.value.is_empty() && !matches!(e.value, Value::Str(_)) {
-                    continue;
-                }
-                if e.expire_at != 0 {
-                    if e.expire_at <= now_ms {
-                        continue;
-                    }
-                    out.push(OP_EXPIRETIME_MS);
-                    out.extend_from_slice(&e.expire_at.to_le_bytes());
-                }
-                let key_at = out.len();
-                write_value(&mut out, &e.value, set_listpack);
-                // The key goes between the type byte and the value.
-                let mut key = Vec::with_capacity(e.key.len() + 5);
-                write_string(&mut key, &e.key);
-                out.splice(key_at + 1..key_at + 1, key);
-            }
+            write_shard(&mut out, shard, now_ms, set_listpack);
         }
     }
     out.push(OP_EOF);
     let crc = CRC64.checksum(&out);
     out.extend_from_slice(&crc.to_le_bytes());
     out
+}
+
+/// The magic, version and the aux fields Redis writes (plus `extra` ones).
+pub fn write_header(out: &mut Vec<u8>, version: u32, now_ms: u64, extra: &[(&str, String)]) {
+    out.extend_from_slice(format!("REDIS{version:04}").as_bytes());
+    aux(out, "redis-ver", crate::REDIS_VERSION);
+    aux(out, "redis-bits", "64");
+    aux(out, "ctime", &(now_ms / 1000).to_string());
+    aux(out, "used-mem", &crate::stats::process_rss().to_string());
+    for (k, v) in extra {
+        aux(out, k, v);
+    }
+    // Function libraries come before the keys, as in Redis.
+    write_functions(out, &crate::scripting::library::libraries().codes());
+}
+
+/// Every live key of one shard (keys already expired at `now_ms` are left out).
+/// Returns how many keys were written.
+pub fn write_shard(out: &mut Vec<u8>, shard: &Shard, now_ms: u64, set_listpack: bool) -> u64 {
+    let mut n = 0;
+    for e in shard.dict.iter() {
+        if e.value.is_empty() && !matches!(e.value, Value::Str(_)) {
+            continue;
+        }
+        if e.expire_at != 0 {
+            if e.expire_at <= now_ms {
+                continue;
+            }
+            out.push(OP_EXPIRETIME_MS);
+            out.extend_from_slice(&e.expire_at.to_le_bytes());
+        }
+        // Under an LFU policy the access counter travels with the key, as in Redis.
+        if crate::evict::lfu::on() {
+            out.push(OP_FREQ);
+            out.push(crate::evict::lfu::count(e.lru));
+        }
+        write_object(out, Some(&e.key), &e.value, set_listpack);
+        n += 1;
+    }
+    n
 }
 
 #[cfg(test)]

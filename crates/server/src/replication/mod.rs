@@ -1,22 +1,385 @@
-//! Replication, master side. Today: `SYNC`, the pre-PSYNC full synchronisation that
-//! Redis still serves: a point-in-time RDB of the dataset followed by the live write
-//! stream. PSYNC, the backlog and the replica side build on the same two pieces.
+//! Replication, master side: SYNC and PSYNC (full resync from a forkless snapshot, or
+//! partial from the backlog), REPLCONF, ROLE and the replica registry INFO reports.
+//! A replica's link is an ordinary connection whose output, after the handshake, is
+//! the write stream.
+
+pub mod replica;
+
+use std::collections::BTreeMap;
+use std::time::Instant;
 
 use tokio::sync::mpsc;
 
 use crate::commands::{CmdResult, Ctx};
+use crate::server::Server;
 
-/// SYNC: snapshot and stream subscription happen under every shard lock, so the
-/// stream continues exactly where the snapshot ends.
+/// A replica as its master sees it (INFO's `slaveN:` lines, ROLE).
+#[derive(Clone, Debug)]
+pub struct Replica {
+    pub ip: String,
+    pub listening_port: u16,
+    pub online: bool,
+    /// Sent SYNC/PSYNC: from then on a replica for INFO (a connection that has only
+    /// sent REPLCONF is not one yet, as in Redis).
+    pub attached: bool,
+    pub ack_offset: u64,
+    pub last_ack: Instant,
+}
+
+/// Replicas by client id.
+#[derive(Default)]
+pub struct Replicas {
+    pub map: parking_lot::Mutex<BTreeMap<u64, Replica>>,
+}
+
+impl Replicas {
+    pub fn count(&self) -> usize {
+        self.map.lock().values().filter(|r| r.attached).count()
+    }
+
+    /// Replicas that acknowledged the stream up to `offset` (WAIT).
+    pub fn acked(&self, offset: u64) -> usize {
+        self.map.lock().values().filter(|r| r.online && r.ack_offset >= offset).count()
+    }
+
+    /// Replicas online whose last ACK is at most `max_lag` seconds old.
+    pub fn good(&self, max_lag: u64) -> usize {
+        self.map.lock().values().filter(|r| r.online && r.last_ack.elapsed().as_secs() <= max_lag).count()
+    }
+
+    pub fn remove(&self, id: u64) {
+        if let Some(r) = self.map.lock().remove(&id) {
+            tracing::info!("Connection with replica {}:{} lost.", r.ip, r.listening_port);
+        }
+    }
+
+    /// `slaveN:ip=...,port=...,state=online,offset=...,lag=...` lines.
+    pub fn info_lines(&self) -> String {
+        let mut out = String::new();
+        for (i, r) in self.map.lock().values().filter(|r| r.attached).enumerate() {
+            out.push_str(&format!(
+                "slave{i}:ip={},port={},state={},offset={},lag={}\r\n",
+                r.ip,
+                r.listening_port,
+                if r.online { "online" } else { "wait_bgsave" },
+                r.ack_offset,
+                r.last_ack.elapsed().as_secs()
+            ));
+        }
+        out
+    }
+}
+
+fn peer_ip(addr: &str) -> String {
+    match addr.rsplit_once(':') {
+        Some((ip, _)) => ip.trim_start_matches('[').trim_end_matches(']').to_string(),
+        None => addr.to_string(),
+    }
+}
+
+/// Registers the connection as a replica (REPLCONF listening-port, or SYNC/PSYNC).
+fn register(ctx: &mut Ctx, port: Option<u16>, online: Option<bool>) {
+    let mut map = ctx.srv.replicas.map.lock();
+    let e = map.entry(ctx.client.shared.id).or_insert_with(|| Replica {
+        ip: peer_ip(&ctx.client.shared.addr),
+        listening_port: 0,
+        online: false,
+        attached: false,
+        ack_offset: 0,
+        last_ack: Instant::now(),
+    });
+    if let Some(p) = port {
+        e.listening_port = p;
+    }
+    if let Some(o) = online {
+        e.online = o;
+        e.attached = true;
+        // SYNC/PSYNC make the connection a replica's link (flag S in CLIENT LIST).
+        ctx.client.shared.replica.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+    ctx.client.is_replica = true;
+}
+
+/// REPLCONF <option> <value> ...: listening-port, ip-address, capa, ack, getack.
+pub fn replconf(ctx: &mut Ctx) -> CmdResult {
+    if ctx.args.len().is_multiple_of(2) {
+        return Err(crate::commands::err::SYNTAX.into());
+    }
+    let mut i = 1;
+    while i + 1 < ctx.args.len() {
+        let opt = ctx.args[i].to_ascii_lowercase();
+        let val = ctx.args[i + 1];
+        match opt.as_slice() {
+            b"listening-port" => {
+                let Some(p) = std::str::from_utf8(val).ok().and_then(|v| v.parse::<u16>().ok()) else {
+                    return Err("ERR value is out of range".into());
+                };
+                register(ctx, Some(p), None);
+            }
+            b"ip-address" => {
+                let ip = String::from_utf8_lossy(val).into_owned();
+                register(ctx, None, None);
+                if let Some(r) = ctx.srv.replicas.map.lock().get_mut(&ctx.client.shared.id) {
+                    r.ip = ip;
+                }
+            }
+            b"capa" | b"rdb-only" | b"rdb-filter-only" => {}
+            b"ack" | b"fack" => {
+                // Acknowledgements get no reply.
+                if opt.as_slice() == b"ack" {
+                    let off = std::str::from_utf8(val).ok().and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+                    if let Some(r) = ctx.srv.replicas.map.lock().get_mut(&ctx.client.shared.id) {
+                        r.ack_offset = r.ack_offset.max(off);
+                        r.last_ack = Instant::now();
+                    }
+                }
+                return Ok(());
+            }
+            b"getack" => return Ok(()),
+            _ => return Err(format!("ERR Unrecognized REPLCONF option: {}", String::from_utf8_lossy(ctx.args[i])).into()),
+        }
+        i += 2;
+    }
+    ctx.out.ok();
+    Ok(())
+}
+
+/// SYNC: the pre-PSYNC full synchronisation (`$<len>` RDB, then the stream).
 pub fn sync(ctx: &mut Ctx) -> CmdResult {
-    let databases = ctx.srv.keyspace.databases();
-    let rdb = crate::persistence::rdb::snapshot(&mut ctx.keys, databases, ctx.now);
+    no_master_link(ctx)?;
+    tracing::info!("Replica {} asks for synchronization", ctx.client.shared.addr);
+    full_resync(ctx, false)
+}
+
+/// PSYNC <replid> <offset>: `+CONTINUE` with the backlog from `offset` when our history
+/// has it, otherwise `+FULLRESYNC <replid> <offset>` and a snapshot.
+pub fn psync(ctx: &mut Ctx) -> CmdResult {
+    no_master_link(ctx)?;
+    let (want_id, want_off) = (ctx.arg_str(1), ctx.arg_str(2));
+    tracing::info!("Replica {} asks for synchronization", ctx.client.shared.addr);
+    let replid = ctx.srv.replid.lock().clone();
+    let replid2 = ctx.srv.replid2.lock().clone();
+    let second = ctx.srv.second_repl_offset.load(std::sync::atomic::Ordering::Relaxed);
+    // Our own history, or the one we continued (PSYNC2) up to where ours began.
+    let known = want_id == replid || (want_id == replid2 && want_off.parse::<i64>().is_ok_and(|o| o <= second));
+    if known {
+        if let Ok(from) = want_off.parse::<u64>() {
+            let (tx, rx) = mpsc::unbounded_channel();
+            if let Some(tail) = ctx.srv.journal.continue_from(from, tx) {
+                ctx.out.buf.extend_from_slice(format!("+CONTINUE {replid}\r\n").as_bytes());
+                ctx.out.buf.extend_from_slice(&tail);
+                ctx.client.feed = Some(rx);
+                register(ctx, None, Some(true));
+                tracing::info!(
+                    "Partial resynchronization request from {} accepted. Sending {} bytes of backlog starting from offset {from}.",
+                    ctx.client.shared.addr,
+                    tail.len()
+                );
+                return Ok(());
+            }
+        }
+        tracing::info!("Unable to partial resync with replica {} for lack of backlog", ctx.client.shared.addr);
+    } else if want_id != "?" {
+        tracing::info!(
+            "Partial resynchronization not accepted: Replication ID mismatch (Replica asked for '{want_id}', my replication IDs are '{replid}' and '{replid2}')"
+        );
+    } else {
+        tracing::info!("Full resync requested by replica {}", ctx.client.shared.addr);
+    }
+    full_resync(ctx, true)
+}
+
+/// A replica serves its own replicas only while its link to its master is up.
+fn no_master_link(ctx: &Ctx) -> CmdResult {
+    match ctx.srv.master.lock().as_ref() {
+        Some(l) if l.state.load(std::sync::atomic::Ordering::Relaxed) != replica::CONNECTED => {
+            Err("NOMASTERLINK Can't SYNC while not connected with my master".into())
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Closes every replica's link, so that they resync (our dataset was replaced).
+pub fn disconnect_replicas(srv: &Server) {
+    let ids: Vec<u64> = srv.replicas.map.lock().keys().copied().collect();
+    if ids.is_empty() {
+        return;
+    }
+    tracing::info!("Disconnecting all replicas to force a resync");
+    let clients = srv.clients.lock();
+    for id in ids {
+        if let Some(c) = clients.get(&id) {
+            c.request_kill();
+        }
+    }
+}
+
+/// A full resync: the stream subscription and the reported offset are taken at the
+/// snapshot point, so the stream continues exactly where the snapshot ends.
+fn full_resync(ctx: &mut Ctx, psync: bool) -> CmdResult {
+    use crate::persistence::snapshot::{self, Job, Target};
     let (tx, rx) = mpsc::unbounded_channel();
-    ctx.srv.journal.subscribe(tx);
+    let srv = ctx.srv;
+    let mut at = 0;
+    register(ctx, None, Some(false));
+    let rdb = tokio::task::block_in_place(|| {
+        let started = snapshot::begin(srv, Job::Replication, Target::Mem(Vec::new()), false, true, || {
+            srv.journal.subscribe(tx);
+            at = srv.journal.offset();
+        })
+        .expect("waits for its turn");
+        started.complete(srv)
+    });
+    let Ok(Target::Mem(rdb)) = rdb else {
+        return Err("ERR Background save failed".into());
+    };
+    if psync {
+        let replid = srv.replid.lock().clone();
+        ctx.out.buf.extend_from_slice(format!("+FULLRESYNC {replid} {at}\r\n").as_bytes());
+        tracing::info!("Starting BGSAVE for SYNC with target: replicas sockets");
+    }
     ctx.out.buf.extend_from_slice(format!("${}\r\n", rdb.len()).as_bytes());
     ctx.out.buf.extend_from_slice(&rdb);
     ctx.client.feed = Some(rx);
-    tracing::info!("Replica {} asks for synchronization", ctx.client.shared.addr);
-    tracing::info!("Synchronization with replica {} succeeded (SYNC, {} bytes)", ctx.client.shared.addr, rdb.len());
+    register(ctx, None, Some(true));
+    if let Some(r) = srv.replicas.map.lock().get_mut(&ctx.client.shared.id) {
+        r.ack_offset = at;
+    }
+    tracing::info!("Synchronization with replica {} succeeded", ctx.client.shared.addr);
+    Ok(())
+}
+
+/// ROLE: `master`, the offset, and each replica's ip, port and acknowledged offset;
+/// on a replica: `slave`, the master, the link state and the offset.
+pub fn role(ctx: &mut Ctx) -> CmdResult {
+    if let Some(link) = ctx.srv.master.lock().clone() {
+        ctx.out.array(5);
+        ctx.out.bulk(b"slave");
+        ctx.out.bulk(link.host.as_bytes());
+        ctx.out.int(link.port as i64);
+        let state = match link.state.load(std::sync::atomic::Ordering::Relaxed) {
+            replica::CONNECTED => "connected",
+            replica::SYNCING => "sync",
+            _ => "connect",
+        };
+        ctx.out.bulk(state.as_bytes());
+        // Like Redis, -1 until the link is established (no master client yet).
+        let connected = link.state.load(std::sync::atomic::Ordering::Relaxed) == replica::CONNECTED;
+        ctx.out.int(if connected { ctx.srv.journal.offset() as i64 } else { -1 });
+        return Ok(());
+    }
+    let reps: Vec<Replica> = ctx.srv.replicas.map.lock().values().filter(|r| r.online).cloned().collect();
+    ctx.out.array(3);
+    ctx.out.bulk(b"master");
+    ctx.out.int(ctx.srv.journal.offset() as i64);
+    ctx.out.array(reps.len());
+    for r in reps {
+        ctx.out.array(3);
+        ctx.out.bulk(r.ip.as_bytes());
+        ctx.out.bulk(r.listening_port.to_string().as_bytes());
+        ctx.out.bulk(r.ack_offset.to_string().as_bytes());
+    }
+    Ok(())
+}
+
+/// The cron's part: PING replicas every `repl-ping-replica-period` seconds so their
+/// link does not time out while the master is idle.
+pub fn cron(srv: &Server, last_ping: &mut Instant) {
+    // Replicas ACK every second: one silent for repl-timeout is dropped (it reconnects).
+    let timeout = srv.config.get("repl-timeout").and_then(|v| v.parse::<u64>().ok()).unwrap_or(60);
+    let stale: Vec<u64> =
+        srv.replicas.map.lock().iter().filter(|(_, r)| r.online && r.last_ack.elapsed().as_secs() > timeout).map(|(id, _)| *id).collect();
+    for id in stale {
+        tracing::warn!("Disconnecting timedout replica (streaming sync): {id}");
+        if let Some(c) = srv.clients.lock().get(&id) {
+            c.request_kill();
+        }
+    }
+    // A replica passes its master's PINGs on instead (its offsets are the master's).
+    if srv.master.lock().is_some() {
+        return;
+    }
+    let period = srv.config.get("repl-ping-replica-period").and_then(|v| v.parse::<u64>().ok()).unwrap_or(10).max(1);
+    if srv.replicas.count() > 0 && last_ping.elapsed().as_secs() >= period {
+        *last_ping = Instant::now();
+        srv.journal.append_replication_only(&[b"PING"]);
+    }
+}
+
+/// INFO replication, with Redis 7's fields for either role.
+pub fn info(srv: &Server) -> String {
+    use std::sync::atomic::Ordering::Relaxed;
+    let s = srv.config.settings();
+    let off = srv.journal.offset();
+    let hist = srv.journal.backlog_len() as u64;
+    let mut out = String::new();
+    if let Some(link) = srv.master.lock().clone() {
+        let last = link.last_io.load(Relaxed);
+        let up = link.state.load(Relaxed) == replica::CONNECTED;
+        // As Redis: -1 without an established link, the down time only while it is down.
+        let ago = if last == 0 || !up { -1 } else { ((crate::util::now_ms().saturating_sub(last)) / 1000) as i64 };
+        let down = match link.down_since.load(Relaxed) {
+            _ if up => String::new(),
+            0 => "master_link_down_since_seconds:-1\r\n".to_string(),
+            t => format!("master_link_down_since_seconds:{}\r\n", (crate::util::now_ms() / 1000).saturating_sub(t)),
+        };
+        out.push_str(&format!(
+            "role:slave\r\nmaster_host:{}\r\nmaster_port:{}\r\nmaster_link_status:{}\r\nmaster_last_io_seconds_ago:{ago}\r\nmaster_sync_in_progress:{}\r\nslave_read_repl_offset:{off}\r\nslave_repl_offset:{off}\r\n{down}slave_priority:{}\r\nslave_read_only:{}\r\nreplica_announced:1\r\n",
+            link.host,
+            link.port,
+            link.status(),
+            (link.state.load(Relaxed) == replica::SYNCING) as u8,
+            srv.config.get("replica-priority").unwrap_or_else(|| "100".into()),
+            (srv.config.get("replica-read-only").as_deref() == Some("yes")) as u8,
+        ));
+    } else {
+        out.push_str("role:master\r\n");
+    }
+    let second = srv.second_repl_offset.load(Relaxed);
+    // Shown while min-replicas-to-write is in force, as in Redis.
+    let good = if s.min_replicas_to_write > 0 && s.min_replicas_max_lag > 0 {
+        format!("min_slaves_good_slaves:{}\r\n", srv.replicas.good(s.min_replicas_max_lag))
+    } else {
+        String::new()
+    };
+    out.push_str(&format!(
+        "connected_slaves:{}\r\n{good}{}master_failover_state:no-failover\r\nmaster_replid:{}\r\nmaster_replid2:{}\r\nmaster_repl_offset:{off}\r\nsecond_repl_offset:{second}\r\nrepl_backlog_active:{}\r\nrepl_backlog_size:{}\r\nrepl_backlog_first_byte_offset:{}\r\nrepl_backlog_histlen:{hist}\r\n",
+        srv.replicas.count(),
+        srv.replicas.info_lines(),
+        srv.replid.lock(),
+        srv.replid2.lock(),
+        srv.journal.is_active() as u8,
+        s.repl_backlog_size,
+        if hist == 0 { 0 } else { off - hist + 1 },
+    ));
+    out
+}
+
+/// WAIT numreplicas timeout: how many replicas acknowledged this client's last write;
+/// blocks (the connection waits, see `net::connection`) until enough did or the
+/// timeout (ms, 0 = forever) passes.
+pub fn wait(ctx: &mut Ctx) -> CmdResult {
+    if ctx.srv.replica_mode.load(std::sync::atomic::Ordering::Relaxed) {
+        return Err("ERR WAIT cannot be used with replica instances. Please also note that since Redis 4.0 if a replica is configured to be writable (which is not the default) writes to replicas are just local and are not propagated.".into());
+    }
+    let Some(num) = crate::util::parse_canonical_i64(ctx.args[1]) else {
+        return Err(crate::commands::err::NOT_INT.into());
+    };
+    let Some(timeout) = crate::util::parse_canonical_i64(ctx.args[2]) else {
+        return Err("ERR timeout is not an integer or out of range".into());
+    };
+    if timeout < 0 {
+        return Err("ERR timeout is negative".into());
+    }
+    let off = ctx.client.woff.get();
+    let acked = ctx.srv.replicas.acked(off);
+    let in_exec = ctx.client.capture.borrow().is_some();
+    if acked as i64 >= num || in_exec {
+        ctx.out.int(acked as i64);
+        return Ok(());
+    }
+    let deadline = if timeout == 0 { 0 } else { crate::util::now_ms() + timeout as u64 };
+    ctx.client.wait = Some((off, num.max(0) as usize, deadline));
+    ctx.srv.journal.append_replication_only(&[b"REPLCONF", b"GETACK", b"*"]);
     Ok(())
 }

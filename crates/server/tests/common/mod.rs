@@ -16,8 +16,19 @@ pub struct Server {
     pub dir: std::path::PathBuf,
 }
 
+/// A loopback port nobody listens on, never the same twice in this test process: the
+/// kernel may hand a just-released ephemeral port to the next caller, and two servers
+/// started by parallel tests would then race for it.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    static GIVEN: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
+    loop {
+        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let mut given = GIVEN.lock().unwrap();
+        if !given.contains(&port) {
+            given.push(port);
+            return port;
+        }
+    }
 }
 
 impl Server {
@@ -50,10 +61,12 @@ impl Server {
         let s = Server { port, child, dir };
         let deadline = Instant::now() + Duration::from_secs(10);
         while Instant::now() < deadline {
+            // Any error (even on the write: a connection the kernel looped back onto
+            // itself) only means "not ready yet".
             if let Ok(mut c) = TcpStream::connect(("127.0.0.1", port)) {
-                c.write_all(b"PING\r\n").unwrap();
+                let _ = c.set_read_timeout(Some(Duration::from_secs(2)));
                 let mut buf = [0u8; 7];
-                if c.read_exact(&mut buf).is_ok() {
+                if c.write_all(b"PING\r\n").is_ok() && c.read_exact(&mut buf).is_ok() && matches!(buf[0], b'+' | b'-') {
                     return s;
                 }
             }
@@ -101,6 +114,16 @@ impl Drop for Server {
 }
 
 /// A raw RESP connection: send commands, read back one complete reply as bytes.
+/// Whether something on `port` answers PING (any RESP reply), never panicking: a
+/// refused, reset or self-connected socket just means "not up yet".
+pub fn responds(port: u16) -> bool {
+    let Ok(mut c) = TcpStream::connect(("127.0.0.1", port)) else { return false };
+    let _ = c.set_read_timeout(Some(Duration::from_secs(2)));
+    let mut buf = [0u8; 7];
+    // A server still loading its dataset answers -LOADING: not ready for the test yet.
+    c.write_all(b"PING\r\n").is_ok() && c.read_exact(&mut buf).is_ok() && matches!(buf[0], b'+' | b'-') && &buf != b"-LOADIN"
+}
+
 pub struct Raw {
     pub r: BufReader<TcpStream>,
     pub w: TcpStream,
