@@ -90,6 +90,26 @@ fn multi_key_and_get_variants() {
     assert_eq!(c.cmd("GETEX t EX 50 PX 1"), "-ERR syntax error\r\n");
 }
 
+/// A command naming 200k keys answers within the client's 10 s read timeout (the
+/// per-key hash lookup was once linear in the key count: 20 s for this).
+#[test]
+fn multi_key_commands_with_200k_keys() {
+    let s = Server::start();
+    let mut c = s.client();
+    c.set_read_timeout(Some(std::time::Duration::from_secs(10))).unwrap();
+    let keys: Vec<String> = (0..200_000).map(|i| format!("many:{i}")).collect();
+    let pairs: Vec<(&String, usize)> = keys.iter().zip(0..).collect();
+    let _: () = redis::cmd("MSET").arg(&pairs).query(&mut c).unwrap();
+    let vals: Vec<usize> = redis::cmd("MGET").arg(&keys).query(&mut c).unwrap();
+    assert!(vals.iter().enumerate().all(|(i, v)| *v == i), "MGET returned other values");
+    let n: usize = redis::cmd("EXISTS").arg(&keys).query(&mut c).unwrap();
+    assert_eq!(n, keys.len());
+    let n: usize = redis::cmd("DEL").arg(&keys[..100_000]).query(&mut c).unwrap();
+    assert_eq!(n, 100_000);
+    let n: usize = redis::cmd("DBSIZE").query(&mut c).unwrap();
+    assert_eq!(n, 100_000);
+}
+
 #[test]
 fn lcs() {
     let s = Server::start();

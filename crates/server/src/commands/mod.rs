@@ -721,6 +721,9 @@ fn unknown_command(args: &[&[u8]]) -> String {
     format!("ERR unknown command '{}', with args beginning with: {}", truncate(&String::from_utf8_lossy(args[0]), 128), rest)
 }
 
+/// How many key hashes a lock plan keeps for [`Ctx::hash_of`].
+const HASHES_KEPT: usize = 8;
+
 fn lock_plan<'s>(
     srv: &'s Server,
     def: &CommandDef,
@@ -753,7 +756,11 @@ fn lock_plan<'s>(
             ks.lock_for(
                 (first..=last).step_by(step.max(1) as usize).map(|i| {
                     let h = hash_key(args[i]);
-                    hashes.push((args[i].as_ptr() as usize, args[i].len(), h));
+                    // Bounded, so a lookup stays O(1): an MGET of 100k keys rehashes
+                    // past the first few instead of scanning the list per key.
+                    if hashes.len() < HASHES_KEPT {
+                        hashes.push((args[i].as_ptr() as usize, args[i].len(), h));
+                    }
                     Slot { db: db as u32, shard: crate::keyspace::shard_of(h) as u32 }
                 }),
                 capture,
