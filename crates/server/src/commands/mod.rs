@@ -427,9 +427,41 @@ pub fn expire_at_from(ctx: &Ctx, arg: &[u8], unit_ms: bool, absolute: bool, cmd:
 /// Runs one command for a client. Replies go to `out`; `now` is the unix time in ms
 /// the connection read this batch at (Redis also caches time around a command).
 pub fn execute(srv: &Server, client: &mut Client, out: &mut ReplyBuf, args: &[&[u8]], now: u64) {
-    if !srv.tracking.in_use() {
-        return execute_command(srv, client, out, args, now);
+    execute_holding(srv, client, out, args, now, &mut None);
+}
+
+/// A shard lock a connection keeps from one command of a pipeline to the next when
+/// both name keys of that one shard only: a hot key then changes hands between
+/// workers once per batch instead of once per command (each handover of a contended
+/// lock is a futex wait and wake). The connection drops it before it awaits anything.
+pub struct Held<'s> {
+    keys: Locked<'s>,
+    slot: Slot,
+    /// Taken by a writer, so a running snapshot has captured the shard.
+    captured: bool,
+    uses: u32,
+}
+
+/// How many commands in a row one [`Held`] lock serves before it is let go, so that a
+/// long pipeline on one key does not keep other clients out for long.
+const HELD_USES: u32 = 32;
+
+/// [`execute`] for a connection running a pipeline: `hold` carries a shard lock
+/// from the previous command (see [`Held`]) and may be left holding one for the next.
+pub fn execute_holding<'s>(
+    srv: &'s Server,
+    client: &mut Client,
+    out: &mut ReplyBuf,
+    args: &[&[u8]],
+    now: u64,
+    hold: &mut Option<Held<'s>>,
+) {
+    if !srv.tracking.in_use() && client.settings.maxmemory == 0 && !srv.replica_mode.load(std::sync::atomic::Ordering::Relaxed) {
+        return execute_command(srv, client, out, args, now, hold);
     }
+    // Eviction and tracking's table limit lock shards of their own, and a replica's
+    // checks take its master link's lock: none of them while a shard is held.
+    *hold = None;
     // Client-side caching: invalidations caused by this command for this very client
     // follow its reply (see `tracking`).
     let saved = crate::tracking::enter(srv, client.shared.id);
@@ -439,7 +471,7 @@ pub fn execute(srv: &Server, client: &mut Client, out: &mut ReplyBuf, args: &[&[
         crate::evict::make_room(srv, &client.settings);
         crate::tracking::send_own_now(srv, client, out);
     }
-    execute_command(srv, client, out, args, now);
+    execute_command(srv, client, out, args, now, &mut None);
     crate::tracking::leave(srv, client, out, saved);
 }
 
@@ -481,8 +513,14 @@ fn replication_refusal(srv: &Server, client: &Client, def: &CommandDef) -> Optio
 
 const MISCONF: &str = "MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk. Commands that may modify the data set are disabled, because this instance is configured to report errors during writes if RDB snapshotting fails (stop-writes-on-bgsave-error option). Please check the Redis logs for details about the RDB error.";
 
-fn execute_command(srv: &Server, client: &mut Client, out: &mut ReplyBuf, args: &[&[u8]], now: u64) {
-    let Some((def, id)) = resolve(srv, client, out, args) else { return };
+fn execute_command<'s>(srv: &'s Server, client: &mut Client, out: &mut ReplyBuf, args: &[&[u8]], now: u64, hold: &mut Option<Held<'s>>) {
+    let Some((def, id)) = resolve(srv, client, out, args) else {
+        *hold = None;
+        return;
+    };
+    if !matches!(def.lock, Lock::Keys) || client.multi.is_some() {
+        *hold = None;
+    }
     if srv.scripts.busy() {
         if let Some(e) = crate::scripting::busy_refusal(srv, def, client.shared.id) {
             return reject(srv, client, out, (def, id), e);
@@ -524,15 +562,32 @@ fn execute_command(srv: &Server, client: &mut Client, out: &mut ReplyBuf, args: 
         srv.feed_monitors(client, args);
     }
     let mut hashes = SmallVec::new();
-    let keys = match lock_plan(srv, def, client.db, args, &mut hashes) {
-        Ok(k) => k,
-        Err(e) => {
-            srv.stats.error(&e.0);
-            out.error(&e.0);
-            return;
+    let capture = def.flags & table::READONLY == 0;
+    let (keys, uses) = match hold.take() {
+        Some(h) if h.uses < HELD_USES && (h.captured || !capture) && single_slot(def, client.db, args, &mut hashes) == Some(h.slot) => {
+            (h.keys, h.uses + 1)
+        }
+        other => {
+            drop(other);
+            hashes.clear();
+            match lock_plan(srv, def, client.db, args, &mut hashes) {
+                Ok(k) => (k, 1),
+                Err(e) => {
+                    srv.stats.error(&e.0);
+                    out.error(&e.0);
+                    return;
+                }
+            }
         }
     };
-    drop(run_locked(srv, client, out, args, now, (def, id), keys, hashes));
+    let keys = run_locked(srv, client, out, args, now, (def, id), keys, hashes);
+    if client.ready_keys.is_empty() && client.block.is_none() && client.multi.is_none() && matches!(def.lock, Lock::Keys) {
+        if let Some(slot) = keys.single() {
+            *hold = Some(Held { keys, slot, captured: capture, uses });
+        }
+    } else {
+        drop(keys);
+    }
     if !client.ready_keys.is_empty() {
         let ready = std::mem::take(&mut client.ready_keys);
         srv.blocking.serve(srv, ready, now);
@@ -719,6 +774,25 @@ fn unknown_command(args: &[&[u8]]) -> String {
         rest.push_str("' ");
     }
     format!("ERR unknown command '{}', with args beginning with: {}", truncate(&String::from_utf8_lossy(args[0]), 128), rest)
+}
+
+/// The one shard every key of a `Lock::Keys` command is in, `None` when they span
+/// several (or the command names none). Fills `hashes` as [`lock_plan`] does.
+fn single_slot(def: &CommandDef, db: usize, args: &[&[u8]], hashes: &mut SmallVec<[(usize, usize, u64); 4]>) -> Option<Slot> {
+    let mut slot = None;
+    for i in key_positions(def, args.len()) {
+        let h = hash_key(args[i]);
+        if hashes.len() < HASHES_KEPT {
+            hashes.push((args[i].as_ptr() as usize, args[i].len(), h));
+        }
+        let s = Slot { db: db as u32, shard: crate::keyspace::shard_of(h) as u32 };
+        match slot {
+            None => slot = Some(s),
+            Some(t) if t == s => {}
+            Some(_) => return None,
+        }
+    }
+    slot
 }
 
 /// How many key hashes a lock plan keeps for [`Ctx::hash_of`].

@@ -310,6 +310,14 @@ impl<'a> Locked<'a> {
         self.guards.is_empty()
     }
 
+    /// The slot of a set that holds exactly one shard.
+    pub fn single(&self) -> Option<Slot> {
+        match self.guards.as_slice() {
+            [(s, _)] => Some(*s),
+            _ => None,
+        }
+    }
+
     pub fn holds(&self, slot: Slot) -> bool {
         self.guards.binary_search_by(|(s, _)| s.cmp(&slot)).is_ok()
     }

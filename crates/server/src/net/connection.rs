@@ -103,6 +103,8 @@ async fn run(srv: &Server, client: &mut Client, mut stream: TcpStream) -> std::i
         let mut close = false;
         let now = crate::util::now_ms();
         shared.last_interaction.store(now, Ordering::Relaxed);
+        // A shard lock kept between commands of this batch; let go before any await.
+        let mut hold: Option<commands::Held<'_>> = None;
         loop {
             if client.settings_version != srv.config.version() {
                 client.settings = srv.config.settings();
@@ -141,12 +143,14 @@ async fn run(srv: &Server, client: &mut Client, mut stream: TcpStream) -> std::i
                     &heap
                 };
                 if srv.pause_until.load(Ordering::Acquire) != 0 && paused_for(srv, args) {
+                    hold = None;
                     flush(&mut stream, &mut out, srv).await?;
                     wait_unpaused(srv).await;
                 }
                 shared.qbuf.store(buf.len(), Ordering::Relaxed);
-                run_one(srv, client, &mut out, args, now);
+                run_one(srv, client, &mut out, args, now, &mut hold);
                 if let Some((off, num, deadline)) = client.wait.take() {
+                    hold = None;
                     // WAIT: replicas acknowledge within milliseconds; polled, like Redis's
                     // check in beforeSleep.
                     flush(&mut stream, &mut out, srv).await?;
@@ -160,6 +164,7 @@ async fn run(srv: &Server, client: &mut Client, mut stream: TcpStream) -> std::i
                     out.int(acked as i64);
                 }
                 if let Some(spec) = client.block.take() {
+                    hold = None;
                     let owned: Vec<Vec<u8>> = args.iter().map(|a| a.to_vec()).collect();
                     buf.advance(consumed);
                     flush(&mut stream, &mut out, srv).await?;
@@ -175,6 +180,7 @@ async fn run(srv: &Server, client: &mut Client, mut stream: TcpStream) -> std::i
                 break;
             }
         }
+        drop(hold);
         flush(&mut stream, &mut out, srv).await?;
         if let Some(rx) = client.feed.take() {
             monitor_rx = Some(rx);
@@ -256,9 +262,9 @@ async fn forward(
 
 /// Runs one command, honouring CLIENT REPLY OFF/SKIP by discarding its reply bytes
 /// (but not the pushes that follow it).
-fn run_one(srv: &Server, client: &mut Client, out: &mut ReplyBuf, args: &[&[u8]], now: u64) {
+fn run_one<'s>(srv: &'s Server, client: &mut Client, out: &mut ReplyBuf, args: &[&[u8]], now: u64, hold: &mut Option<commands::Held<'s>>) {
     let mark = out.buf.len();
-    commands::execute(srv, client, out, args, now);
+    commands::execute_holding(srv, client, out, args, now, hold);
     let pushed = client.push_mark.take();
     // CLIENT CACHING covers the next command (or transaction) only.
     let tracking = &client.shared.tracking;
