@@ -1,9 +1,10 @@
 //! Sorted sets. Small ones (what OBJECT ENCODING calls `listpack`) are one exactly
 //! sized buffer of (member, score) pairs in (score, member) order; past
-//! `zset-max-listpack-*` they become a [`Tree`]: a treap with subtree sizes (ranks and
-//! range starts in O(log N)) whose nodes live in one arena, plus a member -> node
-//! index. A tree node costs 48 bytes and no allocation of its own for members up to 22
-//! bytes, well under a skiplist node with its dict entry.
+//! `zset-max-listpack-*` they become a [`Tree`]: members in one arena, ordered by a
+//! B+tree of (score, slot) entries with counted children (ranks and range starts in
+//! O(log N)), plus a member -> slot index. A member costs a 40-byte arena node (no
+//! allocation of its own up to 22 bytes) and a 16-byte order entry, well under a
+//! skiplist node with its dict entry.
 //!
 //! The compact buffer is denser than [`super::Packed`]: a pair has no back-lengths
 //! (walks are forward; sets this small are cheap to rescan) and a score is one byte
@@ -283,15 +284,7 @@ impl ZSet {
                     }
                 }
             }
-            Repr::Tree(t) => {
-                let mut it = TreeIter::seek(t, from, rev);
-                while let Some(i) = it.next(t) {
-                    let n = &t.nodes[i as usize];
-                    if !f(&n.member, n.score) {
-                        return;
-                    }
-                }
-            }
+            Repr::Tree(t) => t.visit(from, rev, |n| f(&n.member, n.score)),
         }
     }
 
@@ -375,7 +368,7 @@ impl ZSet {
                 let mut seen = 0;
                 while i < t.nodes.len() && seen < count {
                     let n = &t.nodes[i];
-                    if n.size != 0 {
+                    if n.live {
                         f(&n.member, n.score);
                         seen += 1;
                     }
@@ -583,27 +576,199 @@ impl Small {
 
 const NIL: u32 = u32::MAX;
 
+/// One member in the arena. Slots stay put while others come and go (ZSCAN walks them).
 #[derive(Clone)]
 struct Node {
     member: Blob,
     score: f64,
-    l: u32,
-    r: u32,
-    /// Nodes in this subtree; 0 marks a free arena slot.
-    size: u32,
-    prio: u32,
+    /// The next free slot, while this one is free.
+    next_free: u32,
+    live: bool,
 }
 
-/// The full encoding: a treap ordered by (score, member) in an arena, with a hash
+/// An order-tree entry: the score inline, so most comparisons touch no arena node.
+#[derive(Clone, Copy)]
+struct Key {
+    score: f64,
+    slot: u32,
+}
+
+/// Most entries (or children) one order-tree node holds; a fuller one splits in two.
+const FAN: usize = 64;
+
+/// The order: a B+tree of arena slots sorted by (score, member), each child counted,
+/// so a rank costs a few node scans rather than one cache miss per level of a
+/// binary tree.
+#[derive(Clone)]
+enum Order {
+    Leaf(Vec<Key>),
+    Inner(Vec<Kid>),
+}
+
+#[derive(Clone)]
+struct Kid {
+    /// The smallest key under this child.
+    min: Key,
+    count: u32,
+    node: Box<Order>,
+}
+
+impl Order {
+    fn first(&self) -> Key {
+        match self {
+            Order::Leaf(v) => v[0],
+            Order::Inner(k) => k[0].min,
+        }
+    }
+
+    fn width(&self) -> usize {
+        match self {
+            Order::Leaf(v) => v.len(),
+            Order::Inner(k) => k.len(),
+        }
+    }
+
+    /// Bytes of the tree's own nodes.
+    fn heap_size(&self) -> usize {
+        match self {
+            Order::Leaf(v) => v.capacity() * std::mem::size_of::<Key>(),
+            Order::Inner(k) => {
+                k.capacity() * std::mem::size_of::<Kid>()
+                    + k.iter().map(|c| std::mem::size_of::<Order>() + c.node.heap_size()).sum::<usize>()
+            }
+        }
+    }
+}
+
+fn key_cmp(nodes: &[Node], k: Key, s: f64, m: &[u8]) -> Ordering {
+    cmp_key(k.score, &nodes[k.slot as usize].member, s, m)
+}
+
+/// The child whose range holds (s, m): the last one whose smallest key is not above it.
+fn kid_for(kids: &[Kid], nodes: &[Node], s: f64, m: &[u8]) -> usize {
+    kids.partition_point(|c| key_cmp(nodes, c.min, s, m) != Ordering::Greater).saturating_sub(1)
+}
+
+/// Adds `k` (member `m`, already in the arena); returns the right half of `o` when
+/// it split.
+fn order_insert(o: &mut Order, nodes: &[Node], k: Key, m: &[u8]) -> Option<Kid> {
+    match o {
+        Order::Leaf(v) => {
+            let pos = v.partition_point(|e| key_cmp(nodes, *e, k.score, m) == Ordering::Less);
+            v.insert(pos, k);
+            if v.len() <= FAN {
+                return None;
+            }
+            let right = v.split_off(v.len() / 2);
+            Some(Kid { min: right[0], count: right.len() as u32, node: Box::new(Order::Leaf(right)) })
+        }
+        Order::Inner(kids) => {
+            let i = kid_for(kids, nodes, k.score, m);
+            let kid = &mut kids[i];
+            kid.count += 1;
+            if key_cmp(nodes, kid.min, k.score, m) == Ordering::Greater {
+                kid.min = k;
+            }
+            let new = order_insert(&mut kid.node, nodes, k, m)?;
+            kid.count -= new.count;
+            kids.insert(i + 1, new);
+            if kids.len() <= FAN {
+                return None;
+            }
+            let right = kids.split_off(kids.len() / 2);
+            let count = right.iter().map(|c| c.count).sum();
+            Some(Kid { min: right[0].min, count, node: Box::new(Order::Inner(right)) })
+        }
+    }
+}
+
+/// Removes the entry of (s, m), which is present.
+fn order_remove(o: &mut Order, nodes: &[Node], s: f64, m: &[u8]) {
+    match o {
+        Order::Leaf(v) => {
+            let pos = v.partition_point(|e| key_cmp(nodes, *e, s, m) == Ordering::Less);
+            v.remove(pos);
+        }
+        Order::Inner(kids) => {
+            let i = kid_for(kids, nodes, s, m);
+            order_remove(&mut kids[i].node, nodes, s, m);
+            kids[i].count -= 1;
+            if kids[i].count == 0 {
+                kids.remove(i);
+                return;
+            }
+            kids[i].min = kids[i].node.first();
+            // Two neighbours that fit in one node become one, so nodes stay well filled.
+            let j = if i + 1 < kids.len() { i } else { i.saturating_sub(1) };
+            if j + 1 < kids.len() && kids[j].node.width() + kids[j + 1].node.width() <= FAN {
+                let right = kids.remove(j + 1);
+                kids[j].count += right.count;
+                match (&mut *kids[j].node, *right.node) {
+                    (Order::Leaf(a), Order::Leaf(b)) => a.extend(b),
+                    (Order::Inner(a), Order::Inner(b)) => a.extend(b),
+                    _ => unreachable!("siblings have the same depth"),
+                }
+            }
+        }
+    }
+}
+
+/// Entries for which `below` holds, given that it holds for a prefix of the order.
+fn order_count_below(mut o: &Order, nodes: &[Node], below: impl Fn(&Node) -> bool) -> usize {
+    let mut n = 0;
+    loop {
+        match o {
+            Order::Leaf(v) => return n + v.partition_point(|e| below(&nodes[e.slot as usize])),
+            Order::Inner(kids) => {
+                let i = kids.partition_point(|c| below(&nodes[c.min.slot as usize]));
+                if i == 0 {
+                    return n;
+                }
+                n += kids[..i - 1].iter().map(|c| c.count as usize).sum::<usize>();
+                o = &kids[i - 1].node;
+            }
+        }
+    }
+}
+
+/// Calls `f` on the slots from rank `from` of `o` upwards (downwards when `rev`);
+/// false once `f` asked to stop. `from` is below the node's count.
+fn order_visit(o: &Order, from: usize, rev: bool, f: &mut impl FnMut(u32) -> bool) -> bool {
+    match o {
+        Order::Leaf(v) => {
+            if rev {
+                v[..=from].iter().rev().all(|e| f(e.slot))
+            } else {
+                v[from..].iter().all(|e| f(e.slot))
+            }
+        }
+        Order::Inner(kids) => {
+            let (mut i, mut r) = (0, from);
+            while r >= kids[i].count as usize {
+                r -= kids[i].count as usize;
+                i += 1;
+            }
+            if !order_visit(&kids[i].node, r, rev, f) {
+                return false;
+            }
+            if rev {
+                kids[..i].iter().rev().all(|c| order_visit(&c.node, c.count as usize - 1, true, f))
+            } else {
+                kids[i + 1..].iter().all(|c| order_visit(&c.node, 0, false, f))
+            }
+        }
+    }
+}
+
+/// The full encoding: members in an arena, ordered by a counted B+tree, with a hash
 /// index from member to slot.
 #[derive(Clone)]
 pub struct Tree {
     nodes: Vec<Node>,
-    root: u32,
-    /// Head of the free-slot chain (linked through `l`).
+    order: Order,
+    /// Head of the free-slot chain.
     free: u32,
     len: u32,
-    seed: u32,
     heap: usize,
     index: HashTable<u32>,
     hasher: foldhash::fast::RandomState,
@@ -620,10 +785,9 @@ impl Tree {
         let n = n.min(1 << 16);
         Tree {
             nodes: Vec::with_capacity(n),
-            root: NIL,
+            order: Order::Leaf(Vec::new()),
             free: NIL,
             len: 0,
-            seed: rand::random::<u32>() | 1,
             heap: 0,
             index: HashTable::with_capacity(n),
             hasher: foldhash::fast::RandomState::default(),
@@ -631,7 +795,10 @@ impl Tree {
     }
 
     fn heap_size(&self) -> usize {
-        self.nodes.capacity() * std::mem::size_of::<Node>() + self.heap + self.index.capacity() * (std::mem::size_of::<u32>() + 1)
+        self.nodes.capacity() * std::mem::size_of::<Node>()
+            + self.heap
+            + self.index.capacity() * (std::mem::size_of::<u32>() + 1)
+            + self.order.heap_size()
     }
 
     fn hash(&self, m: &[u8]) -> u64 {
@@ -643,78 +810,13 @@ impl Tree {
         self.index.find(self.hash(m), |&i| self.nodes[i as usize].member.as_slice() == m).copied()
     }
 
-    fn size(&self, t: u32) -> u32 {
-        if t == NIL {
-            0
-        } else {
-            self.nodes[t as usize].size
-        }
-    }
-
-    fn fix(&mut self, t: u32) {
-        let (l, r) = (self.nodes[t as usize].l, self.nodes[t as usize].r);
-        self.nodes[t as usize].size = 1 + self.size(l) + self.size(r);
-    }
-
-    fn next_prio(&mut self) -> u32 {
-        let mut x = self.seed;
-        x ^= x << 13;
-        x ^= x >> 17;
-        x ^= x << 5;
-        self.seed = x;
-        x
-    }
-
-    /// Splits `t` into the nodes ordered before (score, member) — and the node equal to
-    /// it too when `incl` — and the rest.
-    fn split(&mut self, t: u32, s: f64, m: &[u8], incl: bool) -> (u32, u32) {
-        if t == NIL {
-            return (NIL, NIL);
-        }
-        let n = &self.nodes[t as usize];
-        let c = cmp_key(n.score, &n.member, s, m);
-        let (l, r) = (n.l, n.r);
-        if c == Ordering::Less || (incl && c == Ordering::Equal) {
-            let (a, b) = self.split(r, s, m, incl);
-            self.nodes[t as usize].r = a;
-            self.fix(t);
-            (t, b)
-        } else {
-            let (a, b) = self.split(l, s, m, incl);
-            self.nodes[t as usize].l = b;
-            self.fix(t);
-            (a, t)
-        }
-    }
-
-    fn merge(&mut self, a: u32, b: u32) -> u32 {
-        if a == NIL {
-            return b;
-        }
-        if b == NIL {
-            return a;
-        }
-        if self.nodes[a as usize].prio > self.nodes[b as usize].prio {
-            let r = self.merge(self.nodes[a as usize].r, b);
-            self.nodes[a as usize].r = r;
-            self.fix(a);
-            a
-        } else {
-            let l = self.merge(a, self.nodes[b as usize].l);
-            self.nodes[b as usize].l = l;
-            self.fix(b);
-            b
-        }
-    }
-
     /// Adds a member known to be absent.
     fn insert(&mut self, m: &[u8], s: f64) {
-        let prio = self.next_prio();
-        let node = Node { member: Blob::new(m), score: s, l: NIL, r: NIL, size: 1, prio };
+        let node = Node { member: Blob::new(m), score: s, next_free: NIL, live: true };
         self.heap += node.member.heap_size();
         let idx = if self.free != NIL {
             let i = self.free;
-            self.free = self.nodes[i as usize].l;
+            self.free = self.nodes[i as usize].next_free;
             self.nodes[i as usize] = node;
             i
         } else {
@@ -727,32 +829,11 @@ impl Tree {
             use std::hash::BuildHasher;
             hasher.hash_one(nodes[i as usize].member.as_slice())
         });
-        // Walk down while the nodes outrank the new one (counting it into their
-        // subtrees), then split only the subtree it takes the place of.
-        let (mut parent, mut left, mut t) = (NIL, false, self.root);
-        while t != NIL && self.nodes[t as usize].prio > prio {
-            let n = &mut self.nodes[t as usize];
-            n.size += 1;
-            parent = t;
-            left = cmp_key(s, m, n.score, &n.member) == Ordering::Less;
-            t = if left { n.l } else { n.r };
-        }
-        let (a, b) = self.split(t, s, m, false);
-        self.nodes[idx as usize].l = a;
-        self.nodes[idx as usize].r = b;
-        self.fix(idx);
-        self.attach(parent, left, idx);
         self.len += 1;
-    }
-
-    /// Makes `child` the left or right child of `parent` (the root when NIL).
-    fn attach(&mut self, parent: u32, left: bool, child: u32) {
-        if parent == NIL {
-            self.root = child;
-        } else if left {
-            self.nodes[parent as usize].l = child;
-        } else {
-            self.nodes[parent as usize].r = child;
+        if let Some(right) = order_insert(&mut self.order, &self.nodes, Key { score: s, slot: idx }, m) {
+            let left = std::mem::replace(&mut self.order, Order::Leaf(Vec::new()));
+            let kid = Kid { min: left.first(), count: self.len - right.count, node: Box::new(left) };
+            self.order = Order::Inner(vec![kid, right]);
         }
     }
 
@@ -765,95 +846,39 @@ impl Tree {
             idx
         };
         let s = self.nodes[idx as usize].score;
-        // Walk down to the node (it is present), uncounting it from the subtrees on
-        // the way, and put the merge of its children in its place.
-        let (mut parent, mut left, mut t) = (NIL, false, self.root);
-        while t != idx {
-            let n = &mut self.nodes[t as usize];
-            n.size -= 1;
-            parent = t;
-            left = cmp_key(s, m, n.score, &n.member) == Ordering::Less;
-            t = if left { n.l } else { n.r };
+        order_remove(&mut self.order, &self.nodes, s, m);
+        // A root left with one child (or none) gives way to it.
+        if let Order::Inner(kids) = &mut self.order {
+            match kids.len() {
+                0 => self.order = Order::Leaf(Vec::new()),
+                1 => self.order = *kids.pop().expect("one child").node,
+                _ => {}
+            }
         }
-        let (l, r) = (self.nodes[idx as usize].l, self.nodes[idx as usize].r);
-        let merged = self.merge(l, r);
-        self.attach(parent, left, merged);
         self.heap -= self.nodes[idx as usize].member.heap_size();
-        self.nodes[idx as usize] = Node { member: Blob::new(b""), score: 0.0, l: self.free, r: NIL, size: 0, prio: 0 };
+        self.nodes[idx as usize] = Node { member: Blob::new(b""), score: 0.0, next_free: self.free, live: false };
         self.free = idx;
         self.len -= 1;
         if self.len == 0 {
             self.nodes.clear();
             self.free = NIL;
-            self.root = NIL;
+            self.order = Order::Leaf(Vec::new());
         }
         Some(s)
     }
 
-    /// Number of nodes for which `below` holds, given that it holds for a prefix of
+    /// Number of members for which `below` holds, given that it holds for a prefix of
     /// the order.
     fn count_below(&self, below: impl Fn(&Node) -> bool) -> usize {
-        let (mut t, mut n) = (self.root, 0usize);
-        while t != NIL {
-            let node = &self.nodes[t as usize];
-            if below(node) {
-                n += self.size(node.l) as usize + 1;
-                t = node.r;
-            } else {
-                t = node.l;
-            }
-        }
-        n
-    }
-}
-
-/// In-order walk from a rank, with the path still to visit on a stack.
-struct TreeIter {
-    stack: Vec<u32>,
-    rev: bool,
-}
-
-impl TreeIter {
-    fn seek(t: &Tree, rank: usize, rev: bool) -> TreeIter {
-        let mut stack = Vec::with_capacity(48);
-        let mut k = rank as u32;
-        let mut cur = t.root;
-        while cur != NIL {
-            let n = &t.nodes[cur as usize];
-            let ls = t.size(n.l);
-            match k.cmp(&ls) {
-                Ordering::Less => {
-                    if !rev {
-                        stack.push(cur);
-                    }
-                    cur = n.l;
-                }
-                Ordering::Equal => {
-                    stack.push(cur);
-                    break;
-                }
-                Ordering::Greater => {
-                    if rev {
-                        stack.push(cur);
-                    }
-                    k -= ls + 1;
-                    cur = n.r;
-                }
-            }
-        }
-        TreeIter { stack, rev }
+        order_count_below(&self.order, &self.nodes, below)
     }
 
-    fn next(&mut self, t: &Tree) -> Option<u32> {
-        let i = self.stack.pop()?;
-        let n = &t.nodes[i as usize];
-        let mut c = if self.rev { n.l } else { n.r };
-        while c != NIL {
-            self.stack.push(c);
-            let cn = &t.nodes[c as usize];
-            c = if self.rev { cn.r } else { cn.l };
+    /// Calls `f` on members from ascending rank `from` (downwards when `rev`) until it
+    /// returns false.
+    fn visit(&self, from: usize, rev: bool, mut f: impl FnMut(&Node) -> bool) {
+        if from < self.len as usize {
+            order_visit(&self.order, from, rev, &mut |slot| f(&self.nodes[slot as usize]));
         }
-        Some(i)
     }
 }
 
@@ -908,6 +933,50 @@ mod tests {
             assert_eq!(z.count_score_below(3.0, false), below);
             assert_eq!(z.len(), model.len());
         }
+    }
+
+    /// Enough members for a three-level order tree, so inner nodes split and merge.
+    #[test]
+    fn large_tree_agrees_with_a_model() {
+        let mut z = ZSet::new();
+        let mut model = std::collections::BTreeMap::new();
+        let mut score_of = std::collections::HashMap::new();
+        let mut x = 99u64;
+        for step in 0..120_000 {
+            x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            let m = format!("member:{}", (x >> 33) % 20_000).into_bytes();
+            let s = ((x >> 13) % 3000) as i64 - 1500;
+            // Grow for the first half, then shrink mostly, so nodes merge too.
+            let remove = if step < 60_000 { (x >> 50).is_multiple_of(4) } else { !(x >> 50).is_multiple_of(5) };
+            if remove {
+                let had = score_of.remove(&m);
+                if let Some(old) = had {
+                    model.remove(&(old, m.clone()));
+                }
+                assert_eq!(z.remove(&m), had.map(|v| v as f64));
+            } else {
+                if let Some(old) = score_of.insert(m.clone(), s) {
+                    model.remove(&(old, m.clone()));
+                }
+                model.insert((s, m.clone()), ());
+                z.set(&m, s as f64, LIM);
+            }
+            if step % 30_000 == 29_999 {
+                check(&z, &model);
+                let want: Vec<(Vec<u8>, f64)> = model.keys().map(|(s, m)| (m.clone(), *s as f64)).collect();
+                let n = want.len();
+                assert_eq!(z.collect(n / 3, n / 2, false, 5, Some(100)), want[n / 3 + 5..(n / 3 + 105).min(n / 2)].to_vec());
+                let mut back: Vec<_> = want[n / 3..n / 2 - 7].to_vec();
+                back.reverse();
+                back.truncate(50);
+                assert_eq!(z.collect(n / 3, n / 2, true, 7, Some(50)), back);
+                for v in [-1501.0, -700.5, 0.0, 3.0, 1499.0, 2000.0] {
+                    assert_eq!(z.count_score_below(v, false), model.keys().filter(|(s, _)| (*s as f64) < v).count());
+                    assert_eq!(z.count_score_below(v, true), model.keys().filter(|(s, _)| (*s as f64) <= v).count());
+                }
+            }
+        }
+        assert_eq!(z.len(), model.len());
     }
 
     #[test]
