@@ -176,7 +176,8 @@ impl Blocking {
     /// Serves the clients waiting on the keys made ready, oldest first. Runs with no
     /// shard lock held; a served command that makes more keys ready serves those too.
     pub fn serve(&self, srv: &Server, ready: Vec<KeyId>, now: u64) {
-        for key in ready {
+        let mut ready: std::collections::VecDeque<KeyId> = ready.into();
+        while let Some(key) = ready.pop_front() {
             loop {
                 // The type check takes a shard lock: never while holding `queues`
                 // (writers take them the other way round).
@@ -211,6 +212,11 @@ impl Blocking {
                 let args: Vec<&[u8]> = w.args.iter().map(|a| a.as_slice()).collect();
                 // The clock now, not the writer's: a key may have expired meanwhile.
                 crate::commands::execute(srv, &mut client, &mut out, &args, crate::util::now_ms().max(now));
+                for k in client.ready_keys.drain(..) {
+                    if !ready.contains(&k) {
+                        ready.push_back(k);
+                    }
+                }
                 if client.block.is_some() {
                     // Nothing for it after all: back to the head of its queues.
                     let mut q = self.queues.lock();

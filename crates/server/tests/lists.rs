@@ -371,6 +371,30 @@ fn blmove_chain_and_wrongtype_destination() {
     assert_eq!(info_field(&mut m, "blocked_clients"), "0");
 }
 
+/// Keys made ready by a served blocked command are served after the keys that were
+/// already ready, as Redis does: here l3 (filled by rd1's BRPOPLPUSH) comes after l2,
+/// so rd2 gets l2's element and rd3 (waiting on l2 and l3) gets l3's.
+#[test]
+fn nested_unblock_keeps_the_ready_order() {
+    let s = Server::start();
+    let mut m = s.raw();
+    let (mut rd1, mut rd2, mut rd3) = (s.raw(), s.raw(), s.raw());
+    rd1.send(&[b"BRPOPLPUSH", b"l1", b"l3", b"0"]);
+    wait_blocked(&mut m, 1);
+    rd2.send(&[b"BLPOP", b"l2", b"0"]);
+    wait_blocked(&mut m, 2);
+    rd3.send(&[b"BLMPOP", b"0", b"2", b"l2", b"l3", b"LEFT", b"COUNT", b"1"]);
+    wait_blocked(&mut m, 3);
+    assert_eq!(m.cmd("MULTI"), "+OK\r\n");
+    m.cmd("LPUSH l1 1");
+    m.cmd("LPUSH l2 2");
+    assert_eq!(m.cmd("EXEC"), "*2\r\n:1\r\n:1\r\n");
+    assert_eq!(rd1.read(), "$1\r\n1\r\n");
+    assert_eq!(rd2.read(), "*2\r\n$2\r\nl2\r\n$1\r\n2\r\n");
+    assert_eq!(rd3.read(), "*2\r\n$2\r\nl3\r\n*1\r\n$1\r\n1\r\n");
+    assert_eq!(info_field(&mut m, "blocked_clients"), "0");
+}
+
 #[test]
 fn blocked_clients_leave_nothing_behind() {
     let s = Server::start();

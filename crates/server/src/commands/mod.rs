@@ -588,7 +588,9 @@ fn execute_command<'s>(srv: &'s Server, client: &mut Client, out: &mut ReplyBuf,
     } else {
         drop(keys);
     }
-    if !client.ready_keys.is_empty() {
+    // A served blocked command leaves the keys it made ready to the serving loop, which
+    // takes them after the ones already waiting (Redis's order).
+    if !client.ready_keys.is_empty() && !client.serving_blocked {
         let ready = std::mem::take(&mut client.ready_keys);
         srv.blocking.serve(srv, ready, now);
     }
