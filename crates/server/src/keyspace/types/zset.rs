@@ -649,17 +649,32 @@ fn kid_for(kids: &[Kid], nodes: &[Node], s: f64, m: &[u8]) -> usize {
     kids.partition_point(|c| key_cmp(nodes, c.min, s, m) != Ordering::Greater).saturating_sub(1)
 }
 
+/// Where a node of `len` entries that just took one at `pos` splits: in half, except
+/// that growth at the end (members added in order, as when loading) leaves the left
+/// node full rather than half empty.
+fn split_point(pos: usize, len: usize) -> usize {
+    if pos == len - 1 {
+        len - 1
+    } else {
+        len / 2
+    }
+}
+
 /// Adds `k` (member `m`, already in the arena); returns the right half of `o` when
 /// it split.
 fn order_insert(o: &mut Order, nodes: &[Node], k: Key, m: &[u8]) -> Option<Kid> {
     match o {
         Order::Leaf(v) => {
             let pos = v.partition_point(|e| key_cmp(nodes, *e, k.score, m) == Ordering::Less);
+            if v.len() == v.capacity() {
+                // One allocation of a node's full size, not doubling past it.
+                v.reserve_exact(FAN + 1 - v.len());
+            }
             v.insert(pos, k);
             if v.len() <= FAN {
                 return None;
             }
-            let right = v.split_off(v.len() / 2);
+            let right = v.split_off(split_point(pos, v.len()));
             Some(Kid { min: right[0], count: right.len() as u32, node: Box::new(Order::Leaf(right)) })
         }
         Order::Inner(kids) => {
@@ -671,11 +686,14 @@ fn order_insert(o: &mut Order, nodes: &[Node], k: Key, m: &[u8]) -> Option<Kid> 
             }
             let new = order_insert(&mut kid.node, nodes, k, m)?;
             kid.count -= new.count;
+            if kids.len() == kids.capacity() {
+                kids.reserve_exact(FAN + 1 - kids.len());
+            }
             kids.insert(i + 1, new);
             if kids.len() <= FAN {
                 return None;
             }
-            let right = kids.split_off(kids.len() / 2);
+            let right = kids.split_off(split_point(i + 1, kids.len()));
             let count = right.iter().map(|c| c.count).sum();
             Some(Kid { min: right[0].min, count, node: Box::new(Order::Inner(right)) })
         }
@@ -977,6 +995,27 @@ mod tests {
             }
         }
         assert_eq!(z.len(), model.len());
+    }
+
+    /// Members added in score order (as a load does) fill the order tree's nodes.
+    #[test]
+    fn ordered_inserts_and_removals() {
+        let mut z = ZSet::new();
+        let mut model = std::collections::BTreeMap::new();
+        for i in 0..10_000i64 {
+            let m = format!("k{i}").into_bytes();
+            z.set(&m, i as f64, LIM);
+            model.insert((i, m), ());
+        }
+        let Repr::Tree(t) = &z.repr else { panic!("not converted") };
+        assert!(t.order.heap_size() < 10_000 * std::mem::size_of::<Key>() * 5 / 4, "order tree half empty");
+        check(&z, &model);
+        for i in (0..5_000i64).rev().map(|j| j * 2) {
+            let m = format!("k{i}").into_bytes();
+            assert_eq!(z.remove(&m), Some(i as f64));
+            model.remove(&(i, m));
+        }
+        check(&z, &model);
     }
 
     #[test]
