@@ -144,3 +144,35 @@ fn object_subcommands() {
     assert_eq!(c.cmd("OBJECT FOO e"), "-ERR unknown subcommand 'FOO'. Try OBJECT HELP.\r\n");
     assert!(c.cmd("OBJECT HELP").starts_with("*"));
 }
+
+/// UNLINK of a big set gives its memory back (Redis's lazyfree test): nothing of the
+/// 100k-argument SADD stays allocated on the idle connection either.
+#[test]
+fn unlink_reclaims_memory() {
+    // Not `Server::start`: its write-stream backlog would hold the SADD's bytes.
+    let port = common::free_port();
+    let dir = std::env::temp_dir().join(format!("ferrokv-test-{port}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let s = Server::spawn(port, dir, vec!["--port".into(), port.to_string(), "--bind".into(), "127.0.0.1".into()]);
+    let mut c = s.client();
+    let used = |c: &mut redis::Connection| -> u64 {
+        let info: String = redis::cmd("INFO").arg("memory").query(c).unwrap();
+        info.lines().find_map(|l| l.strip_prefix("used_memory:")).unwrap().trim().parse().unwrap()
+    };
+    let orig = used(&mut c);
+    let members: Vec<u32> = (0..100_000).collect();
+    let n: usize = redis::cmd("SADD").arg("myset").arg(&members).query(&mut c).unwrap();
+    assert_eq!(n, 100_000);
+    let peak = used(&mut c);
+    assert!(peak > orig + 1_000_000, "used_memory {orig} -> {peak}");
+    let n: usize = redis::cmd("UNLINK").arg("myset").query(&mut c).unwrap();
+    assert_eq!(n, 1);
+    assert!(
+        common::eventually(std::time::Duration::from_secs(5), || {
+            let now = used(&mut c);
+            now < peak && now < orig * 2
+        }),
+        "memory not reclaimed: {orig} before, {peak} at peak, {} now",
+        used(&mut c)
+    );
+}

@@ -101,6 +101,8 @@ async fn run(srv: &Server, client: &mut Client, mut stream: TcpStream) -> std::i
         }
         // Parse and run every complete command in the buffer.
         let mut close = false;
+        // The buffer's allocation outlives `advance`, so its size is judged from here.
+        let grown = buf.len() > 4 * READ_CHUNK;
         let now = crate::util::now_ms();
         shared.last_interaction.store(now, Ordering::Relaxed);
         // A shard lock kept between commands of this batch; let go before any await.
@@ -191,8 +193,16 @@ async fn run(srv: &Server, client: &mut Client, mut stream: TcpStream) -> std::i
         if close {
             return Ok(());
         }
-        if buf.is_empty() && buf.capacity() > 4 * READ_CHUNK {
+        if buf.is_empty() && (grown || buf.capacity() > 4 * READ_CHUNK) {
             buf = BytesMut::with_capacity(READ_CHUNK);
+        }
+        // A command with a huge argument count (SADD of 100k members) leaves no
+        // megabyte-sized argument index behind on an idle connection.
+        if ranges.capacity() > 4096 {
+            ranges = Vec::new();
+        }
+        if owned.capacity() > 4096 {
+            owned = Vec::new();
         }
     }
 }
