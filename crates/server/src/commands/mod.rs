@@ -563,22 +563,33 @@ fn execute_command<'s>(srv: &'s Server, client: &mut Client, out: &mut ReplyBuf,
     }
     let mut hashes = SmallVec::new();
     let capture = def.flags & table::READONLY == 0;
-    let (keys, uses) = match hold.take() {
-        Some(h) if h.uses < HELD_USES && (h.captured || !capture) && single_slot(def, client.db, args, &mut hashes) == Some(h.slot) => {
-            (h.keys, h.uses + 1)
-        }
-        other => {
-            drop(other);
-            hashes.clear();
-            match lock_plan(srv, def, client.db, args, &mut hashes) {
-                Ok(k) => (k, 1),
-                Err(e) => {
-                    srv.stats.error(&e.0);
-                    out.error(&e.0);
-                    return;
-                }
+    // The kept lock serves this command when it names keys of that shard only; a
+    // single-shard command on another shard locks its shard without replanning.
+    let reused = match hold.take() {
+        Some(h) if h.uses < HELD_USES && (h.captured || !capture) => match single_slot(def, client.db, args, &mut hashes) {
+            Some(slot) if slot == h.slot => Some((h.keys, h.uses + 1)),
+            Some(slot) => {
+                drop(h);
+                Some((srv.keyspace.lock_for([slot], capture), 1))
             }
-        }
+            None => {
+                drop(h);
+                hashes.clear();
+                None
+            }
+        },
+        _ => None,
+    };
+    let (keys, uses) = match reused {
+        Some(k) => k,
+        None => match lock_plan(srv, def, client.db, args, &mut hashes) {
+            Ok(k) => (k, 1),
+            Err(e) => {
+                srv.stats.error(&e.0);
+                out.error(&e.0);
+                return;
+            }
+        },
     };
     let keys = run_locked(srv, client, out, args, now, (def, id), keys, hashes);
     if client.ready_keys.is_empty() && client.block.is_none() && client.multi.is_none() && matches!(def.lock, Lock::Keys) {
@@ -783,11 +794,7 @@ fn unknown_command(args: &[&[u8]]) -> String {
 fn single_slot(def: &CommandDef, db: usize, args: &[&[u8]], hashes: &mut SmallVec<[(usize, usize, u64); 4]>) -> Option<Slot> {
     let mut slot = None;
     for i in key_positions(def, args.len()) {
-        let h = hash_key(args[i]);
-        if hashes.len() < HASHES_KEPT {
-            hashes.push((args[i].as_ptr() as usize, args[i].len(), h));
-        }
-        let s = Slot { db: db as u32, shard: crate::keyspace::shard_of(h) as u32 };
+        let s = key_slot(db, args[i], hashes);
         match slot {
             None => slot = Some(s),
             Some(t) if t == s => {}
@@ -795,6 +802,17 @@ fn single_slot(def: &CommandDef, db: usize, args: &[&[u8]], hashes: &mut SmallVe
         }
     }
     slot
+}
+
+/// The slot of `key`, its hash kept for [`Ctx::hash_of`]. Only the first few are kept,
+/// so a lookup stays O(1): an MGET of 100k keys rehashes the rest instead of scanning
+/// the list once per key.
+fn key_slot(db: usize, key: &[u8], hashes: &mut SmallVec<[(usize, usize, u64); 4]>) -> Slot {
+    let h = hash_key(key);
+    if hashes.len() < HASHES_KEPT {
+        hashes.push((key.as_ptr() as usize, key.len(), h));
+    }
+    Slot { db: db as u32, shard: crate::keyspace::shard_of(h) as u32 }
 }
 
 /// How many key hashes a lock plan keeps for [`Ctx::hash_of`].
@@ -822,26 +840,7 @@ fn lock_plan<'s>(
             ks.lock_all_for(capture)
         }
         Lock::Custom(f) => ks.lock_for(f(args, db, ks.databases())?, capture),
-        Lock::Keys => {
-            let (first, last, step) = def.keys;
-            if first <= 0 {
-                return Ok(Locked::empty());
-            }
-            let last = if last < 0 { args.len() as i32 + last } else { last };
-            let (first, last) = (first as usize, (last.max(0) as usize).min(args.len() - 1));
-            ks.lock_for(
-                (first..=last).step_by(step.max(1) as usize).map(|i| {
-                    let h = hash_key(args[i]);
-                    // Bounded, so a lookup stays O(1): an MGET of 100k keys rehashes
-                    // past the first few instead of scanning the list per key.
-                    if hashes.len() < HASHES_KEPT {
-                        hashes.push((args[i].as_ptr() as usize, args[i].len(), h));
-                    }
-                    Slot { db: db as u32, shard: crate::keyspace::shard_of(h) as u32 }
-                }),
-                capture,
-            )
-        }
+        Lock::Keys => ks.lock_for(key_positions(def, args.len()).map(|i| key_slot(db, args[i], hashes)), capture),
     })
 }
 
