@@ -25,12 +25,7 @@ fn set_pairs(ctx: &mut Ctx) -> Result<i64, Error> {
     let (me, mv) = limits(ctx);
     let (key, args) = (ctx.args[1], ctx.args);
     let h = ctx.write_or_create::<Hash>(key, Hash::new)?;
-    h.prepare(&args[2..], me, mv);
-    let mut created = 0;
-    for pair in args[2..].chunks(2) {
-        created += h.set(pair[0], pair[1], me, mv) as i64;
-    }
-    h.compact();
+    let created = h.set_pairs(&args[2..], me, mv) as i64;
     ctx.notify(HASH, "hset", key);
     ctx.propagate_as_is();
     Ok(created)
@@ -56,9 +51,7 @@ pub fn hsetnx(ctx: &mut Ctx) -> CmdResult {
         ctx.out.int(0);
         return Ok(());
     }
-    h.prepare(&args[2..4], me, mv);
     h.set(args[2], args[3], me, mv);
-    h.compact();
     ctx.notify(HASH, "hset", key);
     ctx.propagate_as_is();
     ctx.out.int(1);
@@ -96,16 +89,7 @@ pub fn hdel(ctx: &mut Ctx) -> CmdResult {
         ctx.out.int(0);
         return Ok(());
     };
-    let mut deleted = 0;
-    for f in &args[2..] {
-        if h.remove(f) {
-            deleted += 1;
-            if h.is_empty() {
-                break;
-            }
-        }
-    }
-    h.compact();
+    let deleted = h.remove_fields(&args[2..]) as i64;
     if deleted > 0 {
         ctx.notify(HASH, "hdel", key);
         ctx.drop_if_empty(key);
@@ -193,7 +177,6 @@ pub fn hincrby(ctx: &mut Ctx) -> CmdResult {
     };
     let new = cur.checked_add(incr).ok_or(Error::from(err::OVERFLOW))?;
     h.set(field, itoa::Buffer::new().format(new).as_bytes(), me, mv);
-    h.compact();
     ctx.notify(HASH, "hincrby", key);
     ctx.propagate_as_is();
     ctx.out.int(new);
@@ -235,7 +218,6 @@ pub fn hincrbyfloat(ctx: &mut Ctx) -> CmdResult {
     }
     let s = incrbyfloat_text(&cur_text, by_text, new);
     h.set(field, s.as_bytes(), me, mv);
-    h.compact();
     ctx.notify(HASH, "hincrbyfloat", key);
     // The effect is the resulting value, so replicas never redo float arithmetic.
     ctx.propagate(&[b"HSET", key, field, s.as_bytes()]);

@@ -83,10 +83,7 @@ fn push(ctx: &mut Ctx, front: bool, xx: bool) -> CmdResult {
     let f = fill(ctx);
     let vals = &ctx.args[2..];
     let l = ctx.write_or_create::<List>(key, List::new)?;
-    l.grow_check(f, vals.iter().map(|v| v.len()).sum(), vals.len());
-    for v in vals {
-        l.push(v, front, f);
-    }
+    l.push_all(vals, front, f);
     let n = l.len();
     ctx.out.int(n as i64);
     ctx.notify(LIST, push_event(front), key);

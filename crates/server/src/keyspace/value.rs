@@ -17,7 +17,8 @@ pub mod enc {
 #[derive(Clone, Debug)]
 pub enum Value {
     Str(Blob),
-    Hash(Box<Hash>),
+    /// Unboxed: a Hash is 16 bytes, its small form one exact-size allocation.
+    Hash(Hash),
     List(Box<List>),
     /// Unboxed: `Set` is 23 bytes with alignment 1 and keeps small intsets in place.
     Set(Set),
@@ -138,7 +139,7 @@ macro_rules! typed {
     };
 }
 
-typed!(Hash, Hash, Box::new);
+typed!(Hash, Hash, std::convert::identity);
 typed!(List, List, Box::new);
 typed!(Set, Set, std::convert::identity);
 typed!(ZSet, ZSet, std::convert::identity);

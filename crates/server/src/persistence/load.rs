@@ -13,7 +13,7 @@ use std::collections::HashSet;
 use super::rdb::{self, CRC64};
 use super::{listpack, lzf, ziplist};
 use crate::config::Settings;
-use crate::keyspace::types::{set, zset, Hash, List, Set, ZSet};
+use crate::keyspace::types::{set, zset, Hash, List, Packed, Set, ZSet};
 use crate::keyspace::{Blob, Value};
 
 /// The newest format version we read (Redis 7.2's).
@@ -326,8 +326,10 @@ pub fn read_object(r: &mut Reader, t: u8, lim: &Limits) -> Result<Option<Value>,
             if n == 0 {
                 return Ok(None);
             }
+            // Pairs go to `packed` while the hash stays small, then to the table.
+            let mut packed = (n <= lim.hash_entries).then(Packed::new);
             let mut h = Hash::new();
-            if n > lim.hash_entries {
+            if packed.is_none() {
                 h.convert();
             }
             let mut seen = HashSet::new();
@@ -335,24 +337,27 @@ pub fn read_object(r: &mut Reader, t: u8, lim: &Limits) -> Result<Option<Value>,
                 let at = r.pos;
                 let f = r.string()?;
                 let v = r.string()?;
-                if h.is_packed() && (f.len() > lim.hash_value || v.len() > lim.hash_value) {
+                if packed.is_some() && (f.len() > lim.hash_value || v.len() > lim.hash_value) {
+                    h = Hash::from_packed(packed.take().expect("checked"));
                     h.convert();
                 }
-                let new = match &mut h {
-                    Hash::Packed(p) => {
-                        let new = seen.insert(f.clone());
+                let new = match (&mut packed, &mut h) {
+                    (Some(p), _) => {
                         p.push_back(&f);
                         p.push_back(&v);
-                        new
+                        seen.insert(f)
                     }
-                    Hash::Table(t) => t.set(&f, &v),
+                    (None, Hash::Table(t)) => t.set(&f, &v),
+                    (None, Hash::Packed(_)) => unreachable!("converted above"),
                 };
                 if !new {
                     return Err(Corrupt { offset: at, msg: "Duplicate hash fields detected".into() });
                 }
             }
-            h.compact();
-            Value::Hash(Box::new(h))
+            if let Some(p) = packed {
+                h = Hash::from_packed(p);
+            }
+            Value::Hash(h)
         }
         rdb::TYPE_HASH_ZIPMAP | rdb::TYPE_HASH_ZIPLIST | rdb::TYPE_HASH_LISTPACK => {
             let elems = match t {
@@ -367,24 +372,22 @@ pub fn read_object(r: &mut Reader, t: u8, lim: &Limits) -> Result<Option<Value>,
                 return Ok(None);
             }
             let n = elems.len() / 2;
-            let mut h = Hash::new();
+            let mut p = Packed::new();
             let mut seen = HashSet::with_capacity(n);
             let mut maxlen = 0;
-            if let Hash::Packed(p) = &mut h {
-                for (i, e) in elems.iter().enumerate() {
-                    if i % 2 == 0 && !seen.insert(e.as_slice()) {
-                        return corrupt("Hash with dup elements");
-                    }
-                    maxlen = maxlen.max(e.len());
-                    p.push_back(e);
+            for (i, e) in elems.iter().enumerate() {
+                if i % 2 == 0 && !seen.insert(e.as_slice()) {
+                    return corrupt("Hash with dup elements");
                 }
+                maxlen = maxlen.max(e.len());
+                p.push_back(e);
             }
+            let mut h = Hash::from_packed(p);
             // Zipmaps are checked on value length too; the others only on count.
             if n > lim.hash_entries || (t == rdb::TYPE_HASH_ZIPMAP && maxlen > lim.hash_value) {
                 h.convert();
             }
-            h.compact();
-            Value::Hash(Box::new(h))
+            Value::Hash(h)
         }
         rdb::TYPE_STREAM_LISTPACKS | rdb::TYPE_STREAM_LISTPACKS_2 | rdb::TYPE_STREAM_LISTPACKS_3 => {
             return corrupt("Stream values are not supported yet");

@@ -215,7 +215,7 @@ fn write_hash(out: &mut Vec<u8>, key: Option<&[u8]>, h: &Hash) {
         Hash::Packed(p) => {
             head(out, TYPE_HASH_LISTPACK, key);
             let mut w = listpack::Writer::new();
-            for (_, it) in p.iter() {
+            for (_, it) in p.view().iter() {
                 w.push_item(it);
             }
             write_string_raw(out, &w.finish());

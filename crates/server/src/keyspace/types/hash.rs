@@ -6,14 +6,15 @@
 //! reverse-binary cursor gives that only on power-of-two buckets indexed by `hash & mask`,
 //! and HRANDFIELD needs bucket access to pick fields at random.
 
-use super::packed::{Item, Packed};
+use super::packed::{Frozen, Item, Packed};
 use crate::keyspace::blob::Blob;
 use crate::keyspace::hash_key;
 
 #[derive(Clone, Debug)]
 pub enum Hash {
-    Packed(Packed),
-    /// Boxed so that `Hash` stays the size of `Packed` (the common, small case).
+    /// Frozen at its exact size, so a small hash is one allocation beside its key.
+    Packed(Frozen),
+    /// Boxed so that `Hash` stays 16 bytes and lives unboxed in a key's value.
     Table(Box<Table>),
 }
 
@@ -25,7 +26,12 @@ impl Default for Hash {
 
 impl Hash {
     pub fn new() -> Hash {
-        Hash::Packed(Packed::new())
+        Hash::Packed(Frozen::default())
+    }
+
+    /// A packed hash holding `p`'s pairs (RDB loading builds them in order).
+    pub fn from_packed(p: Packed) -> Hash {
+        Hash::Packed(Frozen::from(p))
     }
 
     pub fn len(&self) -> usize {
@@ -76,7 +82,7 @@ impl Hash {
     pub fn iter(&self) -> Box<dyn Iterator<Item = (Item<'_>, Item<'_>)> + '_> {
         match self {
             Hash::Packed(p) => {
-                let mut it = p.iter();
+                let mut it = p.view().iter();
                 Box::new(std::iter::from_fn(move || {
                     let (_, k) = it.next()?;
                     let (_, v) = it.next()?;
@@ -90,6 +96,7 @@ impl Hash {
     pub fn get(&self, field: &[u8]) -> Option<Item<'_>> {
         match self {
             Hash::Packed(p) => {
+                let p = p.view();
                 let off = p.find(field, 2)?;
                 let (_, next) = p.get(off);
                 Some(p.get(next).0)
@@ -100,80 +107,93 @@ impl Hash {
 
     pub fn contains(&self, field: &[u8]) -> bool {
         match self {
-            Hash::Packed(p) => p.find(field, 2).is_some(),
+            Hash::Packed(p) => p.view().find(field, 2).is_some(),
             Hash::Table(t) => t.get(field).is_some(),
         }
     }
 
-    /// Converts to the table before a write that would not fit the packed encoding:
-    /// more new pairs than `max_entries`, or any of `args` longer than `max_value`
-    /// (Redis's `hashTypeTryConversion`, which looks at the arguments, not the result).
-    pub fn prepare(&mut self, args: &[&[u8]], max_entries: usize, max_value: usize) {
-        if let Hash::Packed(p) = self {
-            let too_long = args.iter().any(|a| a.len() > max_value);
-            let total: usize = args.iter().map(|a| a.len()).sum();
-            if args.len() / 2 > max_entries || too_long || p.bytes() + total > 1 << 30 {
-                self.convert();
-            } else {
-                // One allocation for the whole write instead of doubling steps.
-                p.reserve_exact(args.iter().map(|a| Packed::entry_size(a)).sum());
-            }
-        }
-    }
-
-    /// Sets `field` to `value`; returns whether the field is new. Converts when the pair
-    /// is too long for the packed encoding or the count passes `max_entries`.
-    pub fn set(&mut self, field: &[u8], value: &[u8], max_entries: usize, max_value: usize) -> bool {
-        if let Hash::Packed(_) = self {
-            if field.len() > max_value || value.len() > max_value {
+    /// Sets each field/value pair of `pairs`; returns how many fields are new.
+    /// Converts to the table first when the arguments would not fit the packed
+    /// encoding (Redis's `hashTypeTryConversion`: more pairs than `max_entries`, or an
+    /// argument longer than `max_value`), and as soon as the count passes `max_entries`.
+    pub fn set_pairs(&mut self, pairs: &[&[u8]], max_entries: usize, max_value: usize) -> usize {
+        if let Hash::Packed(f) = self {
+            let too_long = pairs.iter().any(|a| a.len() > max_value);
+            let total: usize = pairs.iter().map(|a| a.len()).sum();
+            if pairs.len() / 2 > max_entries || too_long || f.heap_size() + total > 1 << 30 {
                 self.convert();
             }
         }
-        match self {
-            Hash::Packed(p) => {
+        let mut rest = pairs;
+        let mut created = 0;
+        if let Hash::Packed(f) = self {
+            let mut p = f.thaw();
+            // One allocation for the whole write, given back below if fields existed.
+            p.reserve_exact(pairs.iter().map(|a| Packed::entry_size(a)).sum::<usize>() + 4);
+            while let [field, value, tail @ ..] = rest {
+                rest = tail;
                 if let Some(off) = p.find(field, 2) {
                     let (_, voff) = p.get(off);
                     p.replace_at(voff, value);
-                    return false;
+                    continue;
                 }
                 p.push_back(field);
                 p.push_back(value);
+                created += 1;
                 if p.len() / 2 > max_entries {
-                    self.convert();
+                    break;
                 }
-                true
             }
-            Hash::Table(t) => t.set(field, value),
+            *f = Frozen::from(p);
+            if f.len() / 2 > max_entries {
+                self.convert();
+            }
         }
+        if let Hash::Table(t) = self {
+            while let [field, value, tail @ ..] = rest {
+                rest = tail;
+                created += t.set(field, value) as usize;
+            }
+        }
+        created
+    }
+
+    /// Sets `field` to `value`; returns whether the field is new.
+    pub fn set(&mut self, field: &[u8], value: &[u8], max_entries: usize, max_value: usize) -> bool {
+        self.set_pairs(&[field, value], max_entries, max_value) == 1
     }
 
     /// Removes `field`; returns whether it was there.
     pub fn remove(&mut self, field: &[u8]) -> bool {
-        match self {
-            Hash::Packed(p) => match p.find(field, 2) {
-                Some(off) => {
-                    p.remove_range(off, 2);
-                    true
-                }
-                None => false,
-            },
-            Hash::Table(t) => t.remove(field),
-        }
+        self.remove_fields(&[field]) == 1
     }
 
-    /// Gives back the growth slack of a packed hash after a write, so small hashes
-    /// cost what their bytes do (Redis reallocates its listpack to size as well).
-    pub fn compact(&mut self) {
-        if let Hash::Packed(p) = self {
-            if p.heap_size() > p.bytes() + p.bytes() / 8 + 8 {
-                p.shrink_to_fit();
+    /// Removes each of `fields`; returns how many were there.
+    pub fn remove_fields(&mut self, fields: &[&[u8]]) -> usize {
+        match self {
+            Hash::Packed(f) => {
+                if fields.iter().all(|k| f.view().find(k, 2).is_none()) {
+                    return 0;
+                }
+                f.edit(0, |p| {
+                    let mut n = 0;
+                    for k in fields {
+                        if let Some(off) = p.find(k, 2) {
+                            p.remove_range(off, 2);
+                            n += 1;
+                        }
+                    }
+                    n
+                })
             }
+            Hash::Table(t) => fields.iter().filter(|k| t.remove(k)).count(),
         }
     }
 
     /// Moves the pairs into a hash table (one-way, as in Redis).
     pub fn convert(&mut self) {
-        if let Hash::Packed(p) = self {
+        if let Hash::Packed(f) = self {
+            let p = f.view();
             let mut t = Table::with_capacity(p.len() / 2);
             let (mut a, mut b) = (itoa::Buffer::new(), itoa::Buffer::new());
             let mut it = p.iter();
@@ -193,6 +213,7 @@ impl Hash {
     pub fn random_pair(&self, mut rnd: impl FnMut() -> u64) -> Option<(Item<'_>, Item<'_>)> {
         match self {
             Hash::Packed(p) => {
+                let p = p.view();
                 let n = p.len() / 2;
                 if n == 0 {
                     return None;
@@ -421,7 +442,8 @@ mod tests {
 
     #[test]
     fn small_hash_is_small() {
-        assert_eq!(std::mem::size_of::<Hash>(), std::mem::size_of::<Packed>());
+        assert_eq!(std::mem::size_of::<Hash>(), 16);
+        assert_eq!(std::mem::size_of::<crate::keyspace::Value>(), 24);
     }
 
     #[test]

@@ -269,6 +269,30 @@ impl List {
         }
     }
 
+    /// Pushes `vals` one by one at the head or tail (LPUSH/RPUSH): a listpack gets
+    /// the room for all of them in one step, and the end node gives back the growth
+    /// slack a long push left, so a list built by one command costs its bytes.
+    pub fn push_all(&mut self, vals: &[&[u8]], front: bool, fill: i64) {
+        self.grow_check(fill, vals.iter().map(|v| v.len()).sum(), vals.len());
+        if !self.quick {
+            if self.nodes.is_empty() {
+                self.nodes.reserve_exact(1);
+                self.nodes.push_back(Node::new());
+            }
+            self.nodes[0].p.reserve_exact(vals.iter().map(|v| Packed::entry_size(v)).sum());
+        }
+        for v in vals {
+            self.push(v, front, fill);
+        }
+        if vals.len() > 1 {
+            if let Some(n) = if front { self.nodes.front_mut() } else { self.nodes.back_mut() } {
+                if n.p.heap_size() > n.p.bytes() + n.p.bytes() / 16 {
+                    n.p.shrink_to_fit();
+                }
+            }
+        }
+    }
+
     /// Pushes one element at the head or tail (after [`List::grow_check`]).
     pub fn push(&mut self, v: &[u8], front: bool, fill: i64) {
         let need_node = if !self.quick {

@@ -175,6 +175,12 @@ impl Packed {
         Packed::default()
     }
 
+    /// The read-only side, shared with [`Frozen`].
+    #[inline]
+    pub fn view(&self) -> View<'_> {
+        View { buf: &self.buf, count: self.count }
+    }
+
     pub fn len(&self) -> usize {
         self.count as usize
     }
@@ -204,88 +210,37 @@ impl Packed {
     /// The entry at byte offset `off` and the offset of the next entry.
     #[inline]
     pub fn get(&self, off: usize) -> (Item<'_>, usize) {
-        let b = &self.buf;
-        let h = b[off];
-        let (item, body_end) = match h {
-            0x00..=0x7f => (Item::Int(h as i64), off + 1),
-            0x80..=0xbf => {
-                let n = (h & 0x3f) as usize;
-                (Item::Str(&b[off + 1..off + 1 + n]), off + 1 + n)
-            }
-            0xc0..=0xdf => {
-                let u = (((h & 0x1f) as u16) << 8) | b[off + 1] as u16;
-                (Item::Int((((u << 3) as i16) >> 3) as i64), off + 2)
-            }
-            0xe0..=0xef => {
-                let n = ((h as usize & 0x0f) << 8) | b[off + 1] as usize;
-                (Item::Str(&b[off + 2..off + 2 + n]), off + 2 + n)
-            }
-            0xf0 => {
-                let n = u32::from_le_bytes(b[off + 1..off + 5].try_into().unwrap()) as usize;
-                (Item::Str(&b[off + 5..off + 5 + n]), off + 5 + n)
-            }
-            _ => {
-                let w = (h - 0xf0) as usize;
-                let mut raw = [0u8; 8];
-                raw[..w].copy_from_slice(&b[off + 1..off + 1 + w]);
-                let shift = 64 - 8 * w as u32;
-                let n = (i64::from_le_bytes(raw) << shift) >> shift;
-                (Item::Int(n), off + 1 + w)
-            }
-        };
-        (item, body_end + backlen_size(body_end - off))
+        self.view().get(off)
     }
 
     /// Offset of the entry before the one at `off` (`off` may be `self.bytes()`).
     pub fn prev(&self, off: usize) -> Option<usize> {
-        if off == 0 {
-            return None;
-        }
-        let (mut size, mut i, mut shift) = (0usize, off, 0);
-        loop {
-            i -= 1;
-            let byte = self.buf[i];
-            size |= ((byte & 0x7f) as usize) << shift;
-            shift += 7;
-            if byte & 0x80 == 0 {
-                break;
-            }
-        }
-        Some(i - size)
+        self.view().prev(off)
     }
 
     /// Offset of the last entry.
     pub fn last(&self) -> Option<usize> {
-        self.prev(self.buf.len())
+        self.view().last()
     }
 
     /// Entries front to back with their offsets.
     pub fn iter(&self) -> Iter<'_> {
-        Iter { p: self, off: 0 }
+        self.view().iter()
     }
 
     /// Entries back to front with their offsets.
     pub fn iter_rev(&self) -> impl Iterator<Item = (usize, Item<'_>)> + '_ {
-        let mut off = self.buf.len();
-        std::iter::from_fn(move || {
-            off = self.prev(off)?;
-            Some((off, self.get(off).0))
-        })
+        self.view().iter_rev()
     }
 
-    /// Offset of the `index`-th entry (negative counts from the end), walking from
-    /// the nearer end.
+    /// Offset of the `index`-th entry (negative counts from the end).
     pub fn offset_of(&self, index: i64) -> Option<usize> {
-        let n = self.count as i64;
-        let i = if index < 0 { n + index } else { index };
-        if i < 0 || i >= n {
-            return None;
-        }
-        if i <= n / 2 {
-            self.iter().nth(i as usize).map(|(o, _)| o)
-        } else {
-            self.iter_rev().nth((n - 1 - i) as usize).map(|(o, _)| o)
-        }
+        self.view().offset_of(index)
+    }
+
+    /// Offset of the first entry equal to `v` among every `step`-th entry.
+    pub fn find(&self, v: &[u8], step: usize) -> Option<usize> {
+        self.view().find(v, step)
     }
 
     pub fn push_back(&mut self, v: &[u8]) {
@@ -335,6 +290,115 @@ impl Packed {
         self.buf.splice(off..next, tmp);
     }
 
+    /// Bytes `v` would take once encoded.
+    pub fn entry_size(v: &[u8]) -> usize {
+        encoded_len(v)
+    }
+}
+
+/// A borrowed packed sequence: every read of [`Packed`] and [`Frozen`].
+#[derive(Clone, Copy)]
+pub struct View<'a> {
+    buf: &'a [u8],
+    count: u32,
+}
+
+impl<'a> View<'a> {
+    pub fn len(&self) -> usize {
+        self.count as usize
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    pub fn bytes(&self) -> usize {
+        self.buf.len()
+    }
+
+    #[inline]
+    pub fn get(&self, off: usize) -> (Item<'a>, usize) {
+        let b = self.buf;
+        let h = b[off];
+        let (item, body_end) = match h {
+            0x00..=0x7f => (Item::Int(h as i64), off + 1),
+            0x80..=0xbf => {
+                let n = (h & 0x3f) as usize;
+                (Item::Str(&b[off + 1..off + 1 + n]), off + 1 + n)
+            }
+            0xc0..=0xdf => {
+                let u = (((h & 0x1f) as u16) << 8) | b[off + 1] as u16;
+                (Item::Int((((u << 3) as i16) >> 3) as i64), off + 2)
+            }
+            0xe0..=0xef => {
+                let n = ((h as usize & 0x0f) << 8) | b[off + 1] as usize;
+                (Item::Str(&b[off + 2..off + 2 + n]), off + 2 + n)
+            }
+            0xf0 => {
+                let n = u32::from_le_bytes(b[off + 1..off + 5].try_into().unwrap()) as usize;
+                (Item::Str(&b[off + 5..off + 5 + n]), off + 5 + n)
+            }
+            _ => {
+                let w = (h - 0xf0) as usize;
+                let mut raw = [0u8; 8];
+                raw[..w].copy_from_slice(&b[off + 1..off + 1 + w]);
+                let shift = 64 - 8 * w as u32;
+                let n = (i64::from_le_bytes(raw) << shift) >> shift;
+                (Item::Int(n), off + 1 + w)
+            }
+        };
+        (item, body_end + backlen_size(body_end - off))
+    }
+
+    pub fn prev(&self, off: usize) -> Option<usize> {
+        if off == 0 {
+            return None;
+        }
+        let (mut size, mut i, mut shift) = (0usize, off, 0);
+        loop {
+            i -= 1;
+            let byte = self.buf[i];
+            size |= ((byte & 0x7f) as usize) << shift;
+            shift += 7;
+            if byte & 0x80 == 0 {
+                break;
+            }
+        }
+        Some(i - size)
+    }
+
+    pub fn last(&self) -> Option<usize> {
+        self.prev(self.buf.len())
+    }
+
+    pub fn iter(&self) -> Iter<'a> {
+        Iter { v: *self, off: 0 }
+    }
+
+    pub fn iter_rev(&self) -> impl Iterator<Item = (usize, Item<'a>)> + 'a {
+        let v = *self;
+        let mut off = v.buf.len();
+        std::iter::from_fn(move || {
+            off = v.prev(off)?;
+            Some((off, v.get(off).0))
+        })
+    }
+
+    /// Offset of the `index`-th entry (negative counts from the end), walking from
+    /// the nearer end.
+    pub fn offset_of(&self, index: i64) -> Option<usize> {
+        let n = self.count as i64;
+        let i = if index < 0 { n + index } else { index };
+        if i < 0 || i >= n {
+            return None;
+        }
+        if i <= n / 2 {
+            self.iter().nth(i as usize).map(|(o, _)| o)
+        } else {
+            self.iter_rev().nth((n - 1 - i) as usize).map(|(o, _)| o)
+        }
+    }
+
     /// Offset of the first entry equal to `v` among every `step`-th entry (step 2
     /// searches the fields of field/value pairs).
     pub fn find(&self, v: &[u8], step: usize) -> Option<usize> {
@@ -348,15 +412,10 @@ impl Packed {
             })
             .map(|(o, _)| o)
     }
-
-    /// Bytes `v` would take once encoded.
-    pub fn entry_size(v: &[u8]) -> usize {
-        encoded_len(v)
-    }
 }
 
 pub struct Iter<'a> {
-    p: &'a Packed,
+    v: View<'a>,
     off: usize,
 }
 
@@ -365,19 +424,114 @@ impl<'a> Iterator for Iter<'a> {
 
     #[inline]
     fn next(&mut self) -> Option<Self::Item> {
-        if self.off >= self.p.buf.len() {
+        if self.off >= self.v.buf.len() {
             return None;
         }
         let at = self.off;
-        let (item, next) = self.p.get(at);
+        let (item, next) = self.v.get(at);
         self.off = next;
         Some((at, item))
+    }
+}
+
+/// Bytes of the entry count kept after a [`Frozen`]'s entries.
+const COUNT_BYTES: usize = 4;
+
+/// A packed sequence at its exact size in one allocation, its entries followed by
+/// their count: 16 bytes in place (a `Packed` takes 32), so a small collection can live
+/// unboxed in a key's value. Edits thaw it into a `Packed` and freeze it back, which
+/// reallocates to size as Redis does with a listpack.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Frozen(Box<[u8]>);
+
+impl fmt::Debug for Frozen {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(self.view().iter().map(|(_, i)| String::from_utf8_lossy(&i.to_vec()).into_owned())).finish()
+    }
+}
+
+impl Frozen {
+    #[inline]
+    pub fn view(&self) -> View<'_> {
+        match self.0.len().checked_sub(COUNT_BYTES) {
+            None => View { buf: &[], count: 0 },
+            Some(n) => View { buf: &self.0[..n], count: u32::from_le_bytes(self.0[n..].try_into().unwrap()) },
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.view().len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub fn heap_size(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Runs `f` on the thawed sequence, then freezes the result at its exact size.
+    /// `extra` is the growth `f` will need, reserved in one step.
+    pub fn edit<R>(&mut self, extra: usize, f: impl FnOnce(&mut Packed) -> R) -> R {
+        let mut p = self.thaw();
+        p.buf.reserve_exact(extra + COUNT_BYTES);
+        let r = f(&mut p);
+        *self = Frozen::from(p);
+        r
+    }
+
+    /// Takes the entries out as a `Packed` (no copy), leaving this empty.
+    pub fn thaw(&mut self) -> Packed {
+        let mut buf = Vec::from(std::mem::take(&mut self.0));
+        let count = match buf.len().checked_sub(COUNT_BYTES) {
+            None => 0,
+            Some(n) => {
+                let c = u32::from_le_bytes(buf[n..].try_into().unwrap());
+                buf.truncate(n);
+                c
+            }
+        };
+        Packed { buf, count }
+    }
+}
+
+impl From<Packed> for Frozen {
+    fn from(mut p: Packed) -> Frozen {
+        if p.count == 0 {
+            return Frozen::default();
+        }
+        p.buf.reserve_exact(COUNT_BYTES);
+        p.buf.extend_from_slice(&p.count.to_le_bytes());
+        Frozen(p.buf.into_boxed_slice())
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn frozen_keeps_entries_at_their_exact_size() {
+        let mut f = Frozen::default();
+        assert!(f.is_empty() && f.view().iter().next().is_none());
+        let vals: Vec<Vec<u8>> = (0..300).map(|i| format!("v{}", i * 7919).into_bytes()).collect();
+        f.edit(0, |p| vals.iter().for_each(|v| p.push_back(v)));
+        let mut plain = Packed::new();
+        vals.iter().for_each(|v| plain.push_back(v));
+        assert_eq!(f.len(), 300);
+        assert_eq!(f.heap_size(), plain.bytes() + COUNT_BYTES);
+        let got: Vec<Vec<u8>> = f.view().iter().map(|(_, i)| i.to_vec()).collect();
+        assert_eq!(got, vals);
+        let back: Vec<Vec<u8>> = f.view().iter_rev().map(|(_, i)| i.to_vec()).collect();
+        assert_eq!(back, vals.iter().rev().cloned().collect::<Vec<_>>());
+        let off = f.view().find(b"v7919", 1).unwrap();
+        f.edit(0, |p| p.remove_at(off));
+        assert_eq!(f.len(), 299);
+        assert_eq!(f.view().get(f.view().offset_of(1).unwrap()).0, Item::Str(b"v15838"));
+        f.edit(0, |p| p.remove_range(0, 299));
+        assert!(f.is_empty() && f.heap_size() == 0);
+    }
 
     #[test]
     fn round_trip_both_directions() {
