@@ -127,9 +127,20 @@ impl Hash {
         let mut rest = pairs;
         let mut created = 0;
         if let Hash::Packed(f) = self {
+            while let [field, value, tail @ ..] = rest {
+                let Some(off) = f.view().find(field, 2) else { break };
+                let voff = f.view().get(off).1;
+                if !f.replace_in_place(voff, value) {
+                    break;
+                }
+                rest = tail;
+            }
+            if rest.is_empty() {
+                return 0;
+            }
             let mut p = f.thaw();
             // One allocation for the whole write, given back below if fields existed.
-            p.reserve_exact(pairs.iter().map(|a| Packed::entry_size(a)).sum::<usize>() + 4);
+            p.reserve_exact(rest.iter().map(|a| Packed::entry_size(a)).sum::<usize>() + 4);
             while let [field, value, tail @ ..] = rest {
                 rest = tail;
                 if let Some(off) = p.find(field, 2) {

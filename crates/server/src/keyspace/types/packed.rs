@@ -127,38 +127,51 @@ fn body_len(e: &Enc) -> usize {
 /// Appends the encoding of `v` (header, payload, backwards size) to `out`.
 fn encode(v: &[u8], out: &mut Vec<u8>) {
     let start = out.len();
-    match classify(v) {
-        Enc::Tiny(n) => out.push(n),
+    out.resize(start + encoded_len(v), 0);
+    encode_into(v, &mut out[start..]);
+}
+
+/// Writes the encoding of `v` into `out`, which is exactly [`encoded_len`] long.
+fn encode_into(v: &[u8], out: &mut [u8]) {
+    let size = match classify(v) {
+        Enc::Tiny(n) => {
+            out[0] = n;
+            1
+        }
         Enc::Int13(n) => {
             let u = (n as u16) & 0x1fff;
-            out.push(0xc0 | (u >> 8) as u8);
-            out.push(u as u8);
+            out[0] = 0xc0 | (u >> 8) as u8;
+            out[1] = u as u8;
+            2
         }
         Enc::Int(n, w) => {
-            out.push(0xf0 + w as u8);
-            out.extend_from_slice(&n.to_le_bytes()[..w]);
+            out[0] = 0xf0 + w as u8;
+            out[1..1 + w].copy_from_slice(&n.to_le_bytes()[..w]);
+            1 + w
         }
         Enc::Str(n) if n < 64 => {
-            out.push(0x80 | n as u8);
-            out.extend_from_slice(v);
+            out[0] = 0x80 | n as u8;
+            out[1..1 + n].copy_from_slice(v);
+            1 + n
         }
         Enc::Str(n) if n < 4096 => {
-            out.push(0xe0 | (n >> 8) as u8);
-            out.push(n as u8);
-            out.extend_from_slice(v);
+            out[0] = 0xe0 | (n >> 8) as u8;
+            out[1] = n as u8;
+            out[2..2 + n].copy_from_slice(v);
+            2 + n
         }
         Enc::Str(n) => {
-            out.push(0xf0);
-            out.extend_from_slice(&(n as u32).to_le_bytes());
-            out.extend_from_slice(v);
+            out[0] = 0xf0;
+            out[1..5].copy_from_slice(&(n as u32).to_le_bytes());
+            out[5..5 + n].copy_from_slice(v);
+            5 + n
         }
-    }
-    let size = out.len() - start;
+    };
     // The size is written backwards: the entry's last byte holds the low 7 bits, and a
     // set high bit says another group lies to its left.
     let k = backlen_size(size);
-    let end = out.len() + k;
-    out.resize(end, 0);
+    let end = size + k;
+    debug_assert_eq!(end, out.len());
     for i in 0..k {
         let group = ((size >> (7 * i)) & 0x7f) as u8;
         out[end - 1 - i] = if i + 1 < k { group | 0x80 } else { group };
@@ -285,9 +298,11 @@ impl Packed {
     /// Replaces the entry at `off` with `v`.
     pub fn replace_at(&mut self, off: usize, v: &[u8]) {
         let (_, next) = self.get(off);
-        let mut tmp = Vec::with_capacity(encoded_len(v));
-        encode(v, &mut tmp);
-        self.buf.splice(off..next, tmp);
+        let n = encoded_len(v);
+        if n != next - off {
+            self.buf.splice(off..next, std::iter::repeat_n(0, n));
+        }
+        encode_into(v, &mut self.buf[off..off + n]);
     }
 
     /// Bytes `v` would take once encoded.
@@ -481,6 +496,18 @@ impl Frozen {
         r
     }
 
+    /// Replaces the entry at `off` with `v` when their encodings are the same size, so
+    /// an overwrite such as HSET of an existing field allocates nothing; returns whether
+    /// it did.
+    pub fn replace_in_place(&mut self, off: usize, v: &[u8]) -> bool {
+        let (_, next) = self.view().get(off);
+        if encoded_len(v) != next - off {
+            return false;
+        }
+        encode_into(v, &mut self.0[off..next]);
+        true
+    }
+
     /// Takes the entries out as a `Packed` (no copy), leaving this empty.
     pub fn thaw(&mut self) -> Packed {
         let mut buf = Vec::from(std::mem::take(&mut self.0));
@@ -531,6 +558,30 @@ mod tests {
         assert_eq!(f.view().get(f.view().offset_of(1).unwrap()).0, Item::Str(b"v15838"));
         f.edit(0, |p| p.remove_range(0, 299));
         assert!(f.is_empty() && f.heap_size() == 0);
+    }
+
+    #[test]
+    fn replacing_keeps_neighbours_whatever_the_sizes() {
+        let mut f = Frozen::default();
+        f.edit(0, |p| [&b"a"[..], b"100", b"b", b"xyz", b"c"].iter().for_each(|v| p.push_back(v)));
+        let second = f.view().offset_of(1).unwrap();
+        let before = f.heap_size();
+        // 100 and 99 both fit the one-byte header; "xyz" and "abc" share a size.
+        assert!(f.replace_in_place(second, b"99"));
+        let fourth = f.view().offset_of(3).unwrap();
+        assert!(f.replace_in_place(fourth, b"abc"));
+        assert!(!f.replace_in_place(fourth, b"a longer string"));
+        assert_eq!(f.heap_size(), before);
+        let got: Vec<Vec<u8>> = f.view().iter().map(|(_, i)| i.to_vec()).collect();
+        assert_eq!(got, [&b"a"[..], b"99", b"b", b"abc", b"c"]);
+        let mut p = f.thaw();
+        for (i, v) in [&b"-5000"[..], b"", b"a much longer value than before", b"7"].iter().enumerate() {
+            let off = p.offset_of(i as i64 + 1).unwrap();
+            p.replace_at(off, v);
+            assert_eq!(p.get(p.offset_of(i as i64 + 1).unwrap()).0.to_vec(), v.to_vec());
+        }
+        let back: Vec<Vec<u8>> = p.iter_rev().map(|(_, i)| i.to_vec()).collect();
+        assert_eq!(back, [&b"7"[..], b"a much longer value than before", b"", b"-5000", b"a"]);
     }
 
     #[test]
