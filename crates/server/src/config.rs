@@ -583,7 +583,7 @@ impl Config {
         // empty default is one no file or CONFIG SET can give back.
         let values: Vec<String> = OPTIONS.iter().map(|o| o.default.to_string()).collect();
         let settings = Arc::new(build_settings(&values));
-        crate::evict::lfu::configure(&settings);
+        crate::evict::configure(&settings);
         Config {
             values: RwLock::new(values),
             settings: RwLock::new(settings),
@@ -716,7 +716,7 @@ impl Config {
         }
         *values = fresh;
         let settings = Arc::new(build_settings(&values));
-        crate::evict::lfu::configure(&settings);
+        crate::evict::configure(&settings);
         *self.settings.write() = settings;
         self.version.fetch_add(1, Ordering::AcqRel);
         Ok(())

@@ -104,6 +104,19 @@ pub fn make_room(srv: &Server, s: &Settings) -> bool {
     srv.used_memory() <= s.maxmemory
 }
 
+static LRU_POLICY: AtomicBool = AtomicBool::new(false);
+
+/// Applies the eviction settings (each time the settings are rebuilt).
+pub fn configure(s: &Settings) {
+    LRU_POLICY.store(s.maxmemory_policy.contains("lru"), Ordering::Relaxed);
+    lfu::configure(s);
+}
+
+/// Whether an LRU policy is set, so snapshots save each key's idle time.
+pub fn lru_policy() -> bool {
+    LRU_POLICY.load(Ordering::Relaxed)
+}
+
 /// LFU access counters, as Redis keeps them under an `*-lfu` policy: in a key's
 /// 24-bit access field, the minute of the last decrement (16 bits) and a logarithmic
 /// counter (8 bits) that starts at 5, grows with probability 1/((c-5)*lfu-log-factor+1)
@@ -117,7 +130,7 @@ pub mod lfu {
     const INIT: u32 = 5;
 
     /// Applies the configuration (each time the settings are rebuilt).
-    pub fn configure(s: &Settings) {
+    pub(super) fn configure(s: &Settings) {
         ON.store(s.maxmemory_policy.contains("lfu"), Ordering::Relaxed);
         LOG_FACTOR.store(s.lfu_log_factor, Ordering::Relaxed);
         DECAY_TIME.store(s.lfu_decay_time, Ordering::Relaxed);

@@ -18,9 +18,14 @@ struct Real {
 
 impl Real {
     fn start(dir: &std::path::Path) -> Real {
+        Real::start_with(dir, &[])
+    }
+
+    fn start_with(dir: &std::path::Path, extra: &[&str]) -> Real {
         let port = common::free_port();
         let child = Command::new("redis-server")
             .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--dir", dir.to_str().unwrap()])
+            .args(extra)
             .stdout(Stdio::null())
             .spawn()
             .expect("redis-server installed");
@@ -463,6 +468,57 @@ fn real_redis_loads_our_save() {
     let mut c2 = s2.client();
     assert_eq!(snapshot(&mut c2), expect);
     assert_encodings(&mut c2, "our own file");
+}
+
+fn int(v: redis::Value) -> i64 {
+    match v {
+        redis::Value::Int(n) => n,
+        other => panic!("not an integer: {other:?}"),
+    }
+}
+
+/// Under an LRU policy each key's idle time is saved (the IDLE opcode) and under an
+/// LFU policy its counter (FREQ), so eviction order survives a restart; both ways
+/// with the real redis-server.
+#[test]
+fn idle_times_and_lfu_counters_travel_in_the_file() {
+    for (policy, option, what, value) in
+        [("allkeys-lru", "IDLETIME", "idletime", 5000), ("allkeys-lfu", "FREQ", "freq", 77), ("volatile-lru", "IDLETIME", "idletime", 9000)]
+    {
+        let s = Server::start_with(&["--maxmemory-policy", policy]);
+        let mut c = s.client();
+        q(&mut c, &["SET", "fresh", "x"]);
+        let payload = dump(&mut c, "fresh");
+        let v = value.to_string();
+        let restored: String = redis::cmd("RESTORE").arg("old").arg(0).arg(&payload).arg(option).arg(&v).query(&mut c).unwrap();
+        assert_eq!(restored, "OK");
+        assert_eq!(q(&mut c, &["SAVE"]), redis::Value::Okay);
+        let real = Real::start_with(&s.dir, &["--maxmemory-policy", policy]);
+        let mut theirs = real.client();
+        let got = int(q(&mut theirs, &["OBJECT", what, "old"]));
+        assert!((value..value + 5).contains(&got), "{policy}: redis-server read {what} {got}, saved {value}");
+        if what == "idletime" {
+            let fresh = int(q(&mut theirs, &["OBJECT", what, "fresh"]));
+            assert!(fresh < 5, "{policy}: a fresh key read as idle for {fresh} s");
+        }
+        // And back: redis-server's save of another key loads into ferrokv.
+        let v2 = (value + 11).to_string();
+        let restored: String = redis::cmd("RESTORE").arg("theirs").arg(0).arg(&payload).arg(option).arg(&v2).query(&mut theirs).unwrap();
+        assert_eq!(restored, "OK");
+        assert_eq!(q(&mut theirs, &["SAVE"]), redis::Value::Okay);
+        drop(real);
+        let port = common::free_port();
+        let dir = std::env::temp_dir().join(format!("ferrokv-rdb-idle-{port}"));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::copy(s.dir.join("dump.rdb"), dir.join("dump.rdb")).unwrap();
+        let args = ["--port", &port.to_string(), "--bind", "127.0.0.1", "--maxmemory-policy", policy].map(String::from).to_vec();
+        let s2 = Server::spawn(port, dir, args);
+        let mut c2 = s2.client();
+        let got = int(q(&mut c2, &["OBJECT", what, "theirs"]));
+        assert!((value + 11..value + 16).contains(&got), "{policy}: ferrokv read {what} {got} from redis-server's file");
+        let got = int(q(&mut c2, &["OBJECT", what, "old"]));
+        assert!((value..value + 5).contains(&got), "{policy}: our key came back with {what} {got}");
+    }
 }
 
 #[test]

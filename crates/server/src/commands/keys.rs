@@ -279,7 +279,11 @@ pub fn flushall(ctx: &mut Ctx) -> CmdResult {
     let _ = ctx.srv.dirty.fetch_update(Relaxed, Relaxed, |d| Some((d + removed as u64).saturating_sub(1)));
     let settings = ctx.srv.config.settings();
     if !settings.save_points.is_empty() {
-        let data = crate::persistence::rdb::snapshot(&mut ctx.keys, ctx.srv.keyspace.databases(), ctx.now);
+        let data = crate::persistence::rdb::snapshot(
+            &mut ctx.keys,
+            ctx.srv.keyspace.databases(),
+            crate::persistence::rdb::At::of(ctx.srv, ctx.now),
+        );
         let file = ctx.srv.config.get("dbfilename").unwrap_or_default();
         if crate::persistence::snapshot::write_file(&file, &data).is_ok() {
             ctx.srv.dirty.store(0, Relaxed);

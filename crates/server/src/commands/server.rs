@@ -1396,7 +1396,8 @@ fn debug_reload(ctx: &mut Ctx) -> CmdResult {
     }
     let databases = ctx.srv.keyspace.databases();
     let data = if save {
-        let data = crate::persistence::rdb::snapshot_with(&mut ctx.keys, databases, ctx.now, true);
+        let data =
+            crate::persistence::rdb::snapshot_with(&mut ctx.keys, databases, crate::persistence::rdb::At::of(ctx.srv, ctx.now), true);
         // Like Redis, the reload goes through dump.rdb, which a later NOSAVE reload reads.
         let path = std::path::Path::new(&ctx.client.settings.dir).join(ctx.srv.config.get("dbfilename").unwrap_or_default());
         if let Err(e) = crate::persistence::snapshot::write_file(&path.to_string_lossy(), &data) {

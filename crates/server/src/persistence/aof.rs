@@ -196,7 +196,7 @@ pub fn load_and_open(srv: &Arc<Server>) -> Result<(), LoadError> {
             let mut keys = srv.keyspace.lock_all();
             let now = crate::util::now_ms();
             if preamble {
-                crate::persistence::rdb::snapshot_aof_base(&mut keys, srv.keyspace.databases(), now)
+                crate::persistence::rdb::snapshot_aof_base(&mut keys, srv.keyspace.databases(), crate::persistence::rdb::At::of(srv, now))
             } else {
                 let mut out = Vec::new();
                 for db in 0..srv.keyspace.databases() {

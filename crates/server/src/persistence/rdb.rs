@@ -277,25 +277,39 @@ pub fn parse_functions_payload(p: &[u8]) -> Result<Vec<Vec<u8>>, String> {
     Ok(codes)
 }
 
+/// The moment a snapshot stands for: keys expired by then are left out, and under an
+/// LRU policy each key's idle time on the LRU clock `lru` is saved, as Redis does.
+#[derive(Clone, Copy)]
+pub struct At {
+    pub now_ms: u64,
+    pub lru: Option<u32>,
+}
+
+impl At {
+    pub fn of(srv: &crate::server::Server, now_ms: u64) -> At {
+        At { now_ms, lru: crate::evict::lru_policy().then(|| srv.lru_clock()) }
+    }
+}
+
 /// Serialises every live key of every database in `keys` (which must hold all shards).
-pub fn snapshot(keys: &mut Locked, databases: usize, now_ms: u64) -> Vec<u8> {
-    snapshot_with(keys, databases, now_ms, false)
+pub fn snapshot(keys: &mut Locked, databases: usize, at: At) -> Vec<u8> {
+    snapshot_with(keys, databases, at, false)
 }
 
 /// [`snapshot`] as an AOF base (the `aof-base` aux field set).
-pub fn snapshot_aof_base(keys: &mut Locked, databases: usize, now_ms: u64) -> Vec<u8> {
-    snapshot_full(keys, databases, now_ms, false, &[("aof-base", "1".into())])
+pub fn snapshot_aof_base(keys: &mut Locked, databases: usize, at: At) -> Vec<u8> {
+    snapshot_full(keys, databases, at, false, &[("aof-base", "1".into())])
 }
 
 /// [`snapshot`], optionally with listpack sets as type 20 (a format-11 file).
-pub fn snapshot_with(keys: &mut Locked, databases: usize, now_ms: u64, set_listpack: bool) -> Vec<u8> {
-    snapshot_full(keys, databases, now_ms, set_listpack, &[("aof-base", "0".into())])
+pub fn snapshot_with(keys: &mut Locked, databases: usize, at: At, set_listpack: bool) -> Vec<u8> {
+    snapshot_full(keys, databases, at, set_listpack, &[("aof-base", "0".into())])
 }
 
-fn snapshot_full(keys: &mut Locked, databases: usize, now_ms: u64, set_listpack: bool, aux: &[(&str, String)]) -> Vec<u8> {
+fn snapshot_full(keys: &mut Locked, databases: usize, at: At, set_listpack: bool, aux: &[(&str, String)]) -> Vec<u8> {
     let mut out = Vec::with_capacity(4096);
     let version = if set_listpack { 11 } else { RDB_VERSION };
-    write_header(&mut out, version, now_ms, aux);
+    write_header(&mut out, version, at.now_ms, aux);
     for db in 0..databases {
         let (mut n, mut volatile) = (0u64, 0u64);
         for shard in keys.db_shards(db) {
@@ -311,7 +325,7 @@ fn snapshot_full(keys: &mut Locked, databases: usize, now_ms: u64, set_listpack:
         write_len(&mut out, n);
         write_len(&mut out, volatile);
         for shard in keys.db_shards(db) {
-            write_shard(&mut out, shard, now_ms, set_listpack);
+            write_shard(&mut out, shard, at, set_listpack);
         }
     }
     out.push(OP_EOF);
@@ -334,20 +348,24 @@ pub fn write_header(out: &mut Vec<u8>, version: u32, now_ms: u64, extra: &[(&str
     write_functions(out, &crate::scripting::library::libraries().codes());
 }
 
-/// Every live key of one shard (keys already expired at `now_ms` are left out).
+/// Every live key of one shard (keys already expired at `at` are left out).
 /// Returns how many keys were written.
-pub fn write_shard(out: &mut Vec<u8>, shard: &Shard, now_ms: u64, set_listpack: bool) -> u64 {
+pub fn write_shard(out: &mut Vec<u8>, shard: &Shard, at: At, set_listpack: bool) -> u64 {
     let mut n = 0;
     for e in shard.dict.iter() {
         if e.value.is_empty() && !matches!(e.value, Value::Str(_)) {
             continue;
         }
         if e.expire_at != 0 {
-            if e.expire_at <= now_ms {
+            if e.expire_at <= at.now_ms {
                 continue;
             }
             out.push(OP_EXPIRETIME_MS);
             out.extend_from_slice(&e.expire_at.to_le_bytes());
+        }
+        if let Some(clock) = at.lru {
+            out.push(OP_IDLE);
+            write_len(out, clock.saturating_sub(e.lru) as u64);
         }
         // Under an LFU policy the access counter travels with the key, as in Redis.
         if crate::evict::lfu::on() {

@@ -57,7 +57,7 @@ pub enum Format {
 pub struct RdbSink {
     state: Mutex<SinkState>,
     format: Format,
-    now_ms: u64,
+    at: rdb::At,
     /// `rdb-key-save-delay` (µs per key, background walk only): lets tests observe a save in progress.
     key_delay_us: i64,
     pub cancelled: AtomicBool,
@@ -74,11 +74,11 @@ thread_local! {
 
 impl RdbSink {
     /// A sink with the RDB header already written.
-    pub fn new(target: Target, format: Format, now_ms: u64, key_delay_us: i64, aux: &[(&str, String)]) -> RdbSink {
+    pub fn new(target: Target, format: Format, at: rdb::At, key_delay_us: i64, aux: &[(&str, String)]) -> RdbSink {
         let sink = RdbSink {
             state: Mutex::new(SinkState { out: Some(target), crc: CRC64.digest(), last_db: None, err: None }),
             format,
-            now_ms,
+            at,
             key_delay_us,
             cancelled: AtomicBool::new(false),
             keys_done: AtomicU64::new(0),
@@ -87,7 +87,7 @@ impl RdbSink {
         };
         let mut head = Vec::new();
         if format == Format::Rdb {
-            rdb::write_header(&mut head, rdb::RDB_VERSION, now_ms, aux);
+            rdb::write_header(&mut head, rdb::RDB_VERSION, at.now_ms, aux);
         } else {
             // A command base rebuilds the function libraries first, as Redis's does.
             for code in crate::scripting::library::libraries().codes() {
@@ -172,8 +172,8 @@ impl Capture for RdbSink {
         SCRATCH.with_borrow_mut(|buf| {
             buf.clear();
             let n = match self.format {
-                Format::Rdb => rdb::write_shard(buf, shard, self.now_ms, false),
-                Format::Commands => super::aof::write_shard_commands(buf, shard, self.now_ms),
+                Format::Rdb => rdb::write_shard(buf, shard, self.at, false),
+                Format::Commands => super::aof::write_shard_commands(buf, shard, self.at.now_ms),
             };
             if n == 0 {
                 return;
@@ -325,7 +325,7 @@ pub fn begin_as(
 ) -> Option<Started> {
     let settings = srv.config.settings();
     let now = crate::util::now_ms();
-    let sink = Arc::new(RdbSink::new(target, format, now, settings.rdb_key_save_delay, &aux_fields(srv, aof_base)));
+    let sink = Arc::new(RdbSink::new(target, format, rdb::At::of(srv, now), settings.rdb_key_save_delay, &aux_fields(srv, aof_base)));
     if !srv.rdb.claim(job, &sink, wait) {
         return None;
     }
