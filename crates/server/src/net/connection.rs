@@ -146,7 +146,7 @@ async fn run(srv: &Server, client: &mut Client, mut stream: TcpStream) -> std::i
                 };
                 if srv.pause_until.load(Ordering::Acquire) != 0 && paused_for(srv, args) {
                     hold = None;
-                    flush(&mut stream, &mut out, srv).await?;
+                    flush(&mut stream, &mut out, srv, client.woff.get()).await?;
                     wait_unpaused(srv).await;
                 }
                 shared.qbuf.store(buf.len(), Ordering::Relaxed);
@@ -155,7 +155,7 @@ async fn run(srv: &Server, client: &mut Client, mut stream: TcpStream) -> std::i
                     hold = None;
                     // WAIT: replicas acknowledge within milliseconds; polled, like Redis's
                     // check in beforeSleep.
-                    flush(&mut stream, &mut out, srv).await?;
+                    flush(&mut stream, &mut out, srv, client.woff.get()).await?;
                     let acked = loop {
                         let n = srv.replicas.acked(off);
                         if n >= num || (deadline != 0 && crate::util::now_ms() >= deadline) || shared.killed.load(Ordering::Acquire) {
@@ -169,7 +169,7 @@ async fn run(srv: &Server, client: &mut Client, mut stream: TcpStream) -> std::i
                     hold = None;
                     let owned: Vec<Vec<u8>> = args.iter().map(|a| a.to_vec()).collect();
                     buf.advance(consumed);
-                    flush(&mut stream, &mut out, srv).await?;
+                    flush(&mut stream, &mut out, srv, client.woff.get()).await?;
                     if !wait_blocked(srv, client, (&mut stream, &mut buf, &mut out, &mut push_rx), owned, spec).await? {
                         return Ok(());
                     }
@@ -183,7 +183,7 @@ async fn run(srv: &Server, client: &mut Client, mut stream: TcpStream) -> std::i
             }
         }
         drop(hold);
-        flush(&mut stream, &mut out, srv).await?;
+        flush(&mut stream, &mut out, srv, client.woff.get()).await?;
         if let Some(rx) = client.feed.take() {
             monitor_rx = Some(rx);
         }
@@ -298,8 +298,12 @@ fn run_one<'s>(srv: &'s Server, client: &mut Client, out: &mut ReplyBuf, args: &
     r.skip = std::mem::take(&mut r.skip_next);
 }
 
-async fn flush(stream: &mut TcpStream, out: &mut ReplyBuf, srv: &Server) -> std::io::Result<()> {
+/// Sends the replies collected; `woff` is the stream offset of this client's last write.
+async fn flush(stream: &mut TcpStream, out: &mut ReplyBuf, srv: &Server, woff: u64) -> std::io::Result<()> {
     if !out.buf.is_empty() {
+        if srv.aof.enabled.load(Ordering::Relaxed) && !srv.aof.always.load(Ordering::Relaxed) {
+            srv.aof.wait_written(srv, woff).await;
+        }
         // `appendfsync always`: a write is acknowledged only once it is on disk (waiting
         // for the stream as a whole: cheaper than tracking each client's last write).
         let wait =

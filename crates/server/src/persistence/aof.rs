@@ -42,6 +42,8 @@ pub struct Aof {
     pub enabled: AtomicBool,
     /// The stream offset known to be on disk (fsynced).
     pub fsynced: AtomicU64,
+    /// The stream offset handed to the kernel (written, maybe not fsynced).
+    written: AtomicU64,
     synced: tokio::sync::Notify,
     /// A group commit is on its way.
     committing: AtomicBool,
@@ -66,6 +68,7 @@ impl Default for Aof {
             files: Mutex::new(Files::default()),
             enabled: AtomicBool::new(false),
             fsynced: AtomicU64::new(0),
+            written: AtomicU64::new(0),
             synced: tokio::sync::Notify::new(),
             committing: AtomicBool::new(false),
             always: AtomicBool::new(false),
@@ -96,6 +99,12 @@ impl Aof {
             }
             // One fsync at a time, on a blocking thread: the worker goes on serving its
             // other connections meanwhile, and their writes join the next group commit.
+            // Let this worker's other ready connections run their writes first, so they
+            // join this fsync instead of the next (Redis's event loop batches the same way).
+            tokio::task::yield_now().await;
+            if self.fsynced.load(Ordering::Acquire) >= offset {
+                return;
+            }
             if !self.committing.swap(true, Ordering::AcqRel) {
                 let me = srv.me.get().and_then(|w| w.upgrade());
                 let done = match me {
@@ -108,6 +117,28 @@ impl Aof {
                 }
             }
             n.await;
+        }
+    }
+
+    /// Hands the stream up to `offset` to the kernel before a reply acknowledges it
+    /// (`everysec` and `no`), as Redis writes the AOF before it writes replies: a
+    /// crashed or killed process then loses no acknowledged write, only the OS crash
+    /// loses up to the last fsync. Whoever writes takes everything collected, so the
+    /// connections of one worker round share the write.
+    pub async fn wait_written(&self, srv: &Server, offset: u64) {
+        if self.written.load(Ordering::Acquire) >= offset {
+            return;
+        }
+        // This worker's other ready connections run first and join the write.
+        tokio::task::yield_now().await;
+        if self.written.load(Ordering::Acquire) >= offset || !self.enabled.load(Ordering::Acquire) {
+            return;
+        }
+        // Held only for a write(2), or briefly by a rewrite finishing its manifest.
+        let mut f = self.files.lock();
+        if self.written.load(Ordering::Acquire) < offset {
+            let (buf, at) = srv.journal.take_aof();
+            flush_locked(srv, &mut f, buf, at);
         }
     }
 
@@ -295,6 +326,7 @@ fn start(srv: &Arc<Server>, files: Files) {
     let offset = srv.journal.offset();
     srv.aof.fsynced.store(offset, Ordering::Release);
     *srv.aof.files.lock() = Files { written: offset, ..files };
+    srv.aof.written.store(offset, Ordering::Release);
     let always = settings.appendfsync == "always";
     srv.aof.always.store(always, Ordering::Relaxed);
     srv.journal.set_aof(true, settings.aof_timestamp_enabled);
@@ -319,6 +351,7 @@ fn writer(srv: &Server, gen: u64) {
                 unsynced = true;
             } else {
                 f.written = offset;
+                srv.aof.written.fetch_max(offset, Ordering::AcqRel);
             }
             (f.incr.clone(), f.written)
         };
@@ -360,6 +393,7 @@ fn flush_locked(srv: &Server, f: &mut Files, buf: Vec<u8>, offset: u64) {
             srv.aof.current_size.fetch_add(data.len() as u64, Ordering::Relaxed);
             srv.aof.last_write_ok.store(true, Ordering::Relaxed);
             f.written = offset;
+            srv.aof.written.fetch_max(offset, Ordering::AcqRel);
         }
         Err(e) => {
             if srv.aof.last_write_ok.swap(false, Ordering::Relaxed) {
