@@ -536,6 +536,8 @@ pub struct Settings {
     pub hll_sparse_max_bytes: usize,
     /// `client-output-buffer-limit pubsub`: hard bytes, soft bytes, soft seconds.
     pub pubsub_obuf_limit: (usize, usize, u64),
+    /// `client-output-buffer-limit replica`: hard bytes, soft bytes, soft seconds.
+    pub replica_obuf_limit: (usize, usize, u64),
     /// `notify-keyspace-events` as flags (`crate::notify`).
     pub notify_flags: u32,
     pub maxmemory: u64,
@@ -778,6 +780,7 @@ fn build_settings(v: &[String]) -> Settings {
         zset_max_listpack_value: num("zset-max-listpack-value") as usize,
         hll_sparse_max_bytes: num("hll-sparse-max-bytes") as usize,
         pubsub_obuf_limit: obuf_class(get("client-output-buffer-limit"), "pubsub"),
+        replica_obuf_limit: obuf_class(get("client-output-buffer-limit"), "replica"),
         notify_flags: crate::notify::flags_from_str(get("notify-keyspace-events")),
         maxmemory: get("maxmemory").parse().unwrap_or(0),
         maxmemory_policy: get("maxmemory-policy").to_string(),

@@ -8,9 +8,11 @@
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
-use bytes::Bytes;
+use std::sync::Arc;
+
 use parking_lot::{Condvar, Mutex, MutexGuard};
-use tokio::sync::mpsc::UnboundedSender;
+
+use crate::net::outbox::{Limits, Outbox};
 
 pub struct Journal {
     inner: Mutex<Inner>,
@@ -30,7 +32,10 @@ struct Inner {
     last_db: Option<usize>,
     backlog: VecDeque<u8>,
     backlog_size: usize,
-    subscribers: Vec<UnboundedSender<Bytes>>,
+    /// Replicas' queues: each gets every byte appended after it subscribed.
+    subscribers: Vec<Arc<Outbox>>,
+    /// `client-output-buffer-limit replica`, applied to each queue.
+    replica_limits: Limits,
     scratch: Vec<u8>,
     /// Only replication needs the backlog; an AOF alone does not keep one.
     keep_backlog: bool,
@@ -51,8 +56,9 @@ impl Inner {
             }
         }
         if !self.subscribers.is_empty() {
-            let chunk = Bytes::copy_from_slice(bytes);
-            self.subscribers.retain(|s| s.send(chunk.clone()).is_ok());
+            let limits = self.replica_limits;
+            // A replica whose connection ended holds its queue no more.
+            self.subscribers.retain(|s| Arc::strong_count(s) > 1 && s.send(bytes, limits));
         }
     }
 }
@@ -65,6 +71,7 @@ impl Journal {
                 backlog: VecDeque::new(),
                 backlog_size,
                 subscribers: Vec::new(),
+                replica_limits: Limits::default(),
                 scratch: Vec::with_capacity(256),
                 keep_backlog: false,
                 aof: None,
@@ -225,6 +232,11 @@ impl Journal {
         }
     }
 
+    /// `client-output-buffer-limit replica` changed (or a replica subscribes).
+    pub fn set_replica_limits(&self, limits: Limits) {
+        self.inner.lock().replica_limits = limits;
+    }
+
     /// Bytes waiting for the AOF writer (INFO's aof_buffer_length).
     pub fn aof_pending(&self) -> usize {
         self.inner.lock().aof.as_ref().map_or(0, |b| b.len())
@@ -237,7 +249,7 @@ impl Journal {
     /// A partial resync: when the stream from `from` (the next byte the replica wants)
     /// is still in the backlog, returns those bytes and subscribes `tx` to what follows,
     /// atomically; None when it is not (a full resync is needed).
-    pub fn continue_from(&self, from: u64, tx: UnboundedSender<Bytes>) -> Option<Vec<u8>> {
+    pub fn continue_from(&self, from: u64, tx: Arc<Outbox>) -> Option<Vec<u8>> {
         let mut g = self.inner.lock();
         if !g.keep_backlog {
             return None;
@@ -288,8 +300,8 @@ impl Journal {
         g.scratch = scratch;
     }
 
-    /// Receives every chunk appended from now on (AOF writer, replicas).
-    pub fn subscribe(&self, tx: UnboundedSender<Bytes>) {
+    /// `tx` receives every byte appended from now on (a replica).
+    pub fn subscribe(&self, tx: Arc<Outbox>) {
         self.active.store(true, Ordering::Release);
         let mut g = self.inner.lock();
         g.last_db = None;

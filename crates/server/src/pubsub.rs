@@ -7,59 +7,13 @@
 //! up is disconnected instead of growing memory.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use ferrokv_protocol::ReplyBuf;
-use parking_lot::{Mutex, RwLock};
-use tokio::sync::Notify;
+use parking_lot::RwLock;
 
-use crate::net::client::ClientShared;
-
-/// One subscribed connection, as publishers see it.
-pub struct Subscriber {
-    pub shared: Arc<ClientShared>,
-    /// Messages not yet written to the socket.
-    queue: Mutex<Vec<u8>>,
-    /// Wakes the connection when the queue stops being empty.
-    pub ready: Notify,
-    /// Unix ms since which the queue has been over the soft limit (0 = it is not).
-    soft_since: AtomicU64,
-}
-
-impl Subscriber {
-    pub fn new(shared: Arc<ClientShared>) -> Subscriber {
-        Subscriber { shared, queue: Mutex::new(Vec::new()), ready: Notify::new(), soft_since: AtomicU64::new(0) }
-    }
-
-    /// Moves everything queued into `out` (which the caller then writes).
-    pub fn take(&self, out: &mut Vec<u8>) {
-        std::mem::swap(&mut *self.queue.lock(), out);
-    }
-
-    /// Appends a message, disconnecting the client when it is over its output buffer
-    /// limits.
-    pub fn send(&self, bytes: &[u8], limits: Limits) {
-        let mut q = self.queue.lock();
-        let was_empty = q.is_empty();
-        q.extend_from_slice(bytes);
-        let pending = q.len();
-        drop(q);
-        if over_limits(self, pending, limits) {
-            if !self.shared.killed.load(Ordering::Relaxed) {
-                tracing::warn!(
-                    "Client id={} addr={} scheduled to be closed ASAP for overcoming of output buffer limits.",
-                    self.shared.id,
-                    self.shared.addr
-                );
-            }
-            self.queue.lock().clear();
-            self.shared.request_kill();
-        } else if was_empty {
-            self.ready.notify_one();
-        }
-    }
-}
+use crate::net::outbox::{Limits, Outbox};
 
 /// Which namespace a subscription lives in.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -79,15 +33,7 @@ impl Kind {
     }
 }
 
-type Subs = HashMap<Vec<u8>, Vec<Arc<Subscriber>>>;
-
-/// Output buffer limits for Pub/Sub clients: hard bytes, soft bytes, soft seconds.
-#[derive(Clone, Copy, Default)]
-pub struct Limits {
-    pub hard: usize,
-    pub soft: usize,
-    pub soft_secs: u64,
-}
+type Subs = HashMap<Vec<u8>, Vec<Arc<Outbox>>>;
 
 #[derive(Default)]
 pub struct PubSub {
@@ -124,7 +70,7 @@ impl PubSub {
     }
 
     /// Adds `sub` to `name`; false when it was already subscribed.
-    pub fn subscribe(&self, kind: Kind, name: &[u8], sub: &Arc<Subscriber>) -> bool {
+    pub fn subscribe(&self, kind: Kind, name: &[u8], sub: &Arc<Outbox>) -> bool {
         let mut m = self.map(kind).write();
         let v = m.entry(name.to_vec()).or_default();
         if v.iter().any(|s| s.shared.id == sub.shared.id) {
@@ -154,7 +100,7 @@ impl PubSub {
         let (me, own_out) = own;
         let mut n = 0;
         let mut cache: [Option<Vec<u8>>; 2] = [None, None];
-        let mut deliver = |s: &Arc<Subscriber>, pattern: Option<&[u8]>, cache: &mut [Option<Vec<u8>>; 2]| {
+        let mut deliver = |s: &Arc<Outbox>, pattern: Option<&[u8]>, cache: &mut [Option<Vec<u8>>; 2]| {
             let resp3 = s.shared.resp.load(Ordering::Relaxed) == 3;
             if s.shared.id == me {
                 own_out.buf.extend_from_slice(&encode_message(resp3, kind, pattern, channel, msg));
@@ -199,19 +145,4 @@ impl PubSub {
     pub fn patterns(&self) -> usize {
         self.patterns.read().len()
     }
-}
-
-fn over_limits(s: &Subscriber, pending: usize, limits: Limits) -> bool {
-    let over_hard = limits.hard > 0 && pending > limits.hard;
-    if limits.soft == 0 || pending <= limits.soft {
-        s.soft_since.store(0, Ordering::Relaxed);
-        return over_hard;
-    }
-    let now = crate::util::now_ms();
-    let since = s.soft_since.load(Ordering::Relaxed);
-    if since == 0 {
-        s.soft_since.store(now, Ordering::Relaxed);
-        return over_hard;
-    }
-    over_hard || now.saturating_sub(since) >= limits.soft_secs * 1000
 }

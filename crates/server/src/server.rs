@@ -179,7 +179,7 @@ impl Server {
         self.dirty.fetch_add(1, Ordering::Relaxed);
     }
 
-    pub fn pubsub_limits(&self) -> crate::pubsub::Limits {
+    pub fn pubsub_limits(&self) -> crate::net::outbox::Limits {
         crate::commands::pubsub::limits_of(&self.config.settings())
     }
 

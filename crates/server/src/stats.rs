@@ -66,6 +66,12 @@ pub struct Stats {
     pub keyspace_misses: Counter,
     pub net_input: Counter,
     pub net_output: Counter,
+    /// The write stream as read from our master (a replica) and sent to our replicas.
+    pub net_repl_input: Counter,
+    pub net_repl_output: Counter,
+    pub sync_full: AtomicU64,
+    pub sync_partial_ok: AtomicU64,
+    pub sync_partial_err: AtomicU64,
     pub connections_received: AtomicU64,
     pub rejected_connections: AtomicU64,
     pub expired_keys: AtomicU64,
@@ -85,6 +91,11 @@ impl Stats {
             keyspace_misses: Counter::default(),
             net_input: Counter::default(),
             net_output: Counter::default(),
+            net_repl_input: Counter::default(),
+            net_repl_output: Counter::default(),
+            sync_full: AtomicU64::new(0),
+            sync_partial_ok: AtomicU64::new(0),
+            sync_partial_err: AtomicU64::new(0),
             connections_received: AtomicU64::new(0),
             rejected_connections: AtomicU64::new(0),
             expired_keys: AtomicU64::new(0),
@@ -145,10 +156,27 @@ impl Stats {
     }
 
     pub fn reset(&self) {
-        for c in [&self.commands, &self.keyspace_hits, &self.keyspace_misses, &self.net_input, &self.net_output] {
+        for c in [
+            &self.commands,
+            &self.keyspace_hits,
+            &self.keyspace_misses,
+            &self.net_input,
+            &self.net_output,
+            &self.net_repl_input,
+            &self.net_repl_output,
+        ] {
             c.reset();
         }
-        for a in [&self.connections_received, &self.rejected_connections, &self.expired_keys, &self.evicted_keys, &self.error_replies] {
+        for a in [
+            &self.connections_received,
+            &self.rejected_connections,
+            &self.expired_keys,
+            &self.evicted_keys,
+            &self.error_replies,
+            &self.sync_full,
+            &self.sync_partial_ok,
+            &self.sync_partial_err,
+        ] {
             a.store(0, Ordering::Relaxed);
         }
         self.errors.lock().clear();

@@ -700,6 +700,10 @@ fn link_cut_partial_then_full_resync() {
     assert!(master_log(&m).contains("for lack of backlog"), "{}", master_log(&m));
     wait_synced(&m, &[&r], Duration::from_secs(15));
     assert_same_data(&m, &[&r]);
+    // INFO stats counts them as Redis does: two full syncs, two partial, one refused.
+    let st = info(&mut mc, "stats");
+    assert_eq!((st["sync_full"].as_str(), st["sync_partial_ok"].as_str(), st["sync_partial_err"].as_str()), ("2", "2", "1"), "{st:?}");
+    assert!(st["total_net_repl_output_bytes"].parse::<u64>().unwrap() > 100_000, "{st:?}");
 }
 
 /// A replica attaching while a BGSAVE runs waits for it, and gets a consistent dataset
@@ -998,4 +1002,40 @@ fn a_replica_silent_for_repl_timeout_is_dropped() {
     // Resumed, it reconnects and syncs again.
     let back = eventually(Duration::from_secs(10), || info(&mut mc, "replication")["connected_slaves"] == "1");
     assert!(back, "{:?}", info(&mut mc, "replication"));
+}
+
+#[test]
+fn a_replica_over_its_output_buffer_limit_is_dropped_and_one_that_keeps_up_is_not() {
+    let m = master(&["--client-output-buffer-limit", "replica 2mb 1mb 2"]);
+    let mut mc = connect(m.port);
+    let r = Replica::start(m.port);
+    wait_synced(&m, &[&r], Duration::from_secs(15));
+    // Keeping up: 16 MB in writes of 200 KB, far more than the limit in all but never
+    // queued at once; and one 3 MB value, over the hard limit on its own but sent at
+    // once (only bytes not yet handed to the socket count, so it never keeps the
+    // replica over the limit after being sent, as in redis/redis#11667).
+    let chunk = "x".repeat(200 * 1024);
+    for i in 0..80 {
+        q(&mut mc, &["SET", &format!("small:{i}"), &chunk]);
+    }
+    wait_synced(&m, &[&r], Duration::from_secs(15));
+    let stats = info(&mut mc, "stats");
+    assert_eq!(stats["sync_full"], "1", "a replica that keeps up was resynced: {stats:?}");
+    assert!(!master_log(&m).contains("output buffer limits"), "{}", master_log(&m));
+    // A stopped replica reads nothing: past what the sockets hold, its queue passes
+    // the hard limit and the master drops it, serving everyone else meanwhile.
+    r.signal("STOP");
+    let dropped = eventually(Duration::from_secs(20), || {
+        for i in 0..8 {
+            q(&mut mc, &["SET", &format!("big:{i}"), &chunk]);
+        }
+        info(&mut mc, "replication")["connected_slaves"] == "0"
+    });
+    r.signal("CONT");
+    assert!(dropped, "{:?}", info(&mut mc, "replication"));
+    assert!(master_log(&m).contains("scheduled to be closed ASAP for overcoming of output buffer limits"), "{}", master_log(&m));
+    assert_eq!(q(&mut mc, &["PING"]), Value::SimpleString("PONG".into()));
+    // Resumed, it reconnects and catches up.
+    wait_synced(&m, &[&r], Duration::from_secs(20));
+    assert_same_data(&m, &[&r]);
 }

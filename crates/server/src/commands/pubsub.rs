@@ -5,7 +5,8 @@ use std::sync::Arc;
 
 use super::{CmdResult, Ctx};
 use crate::net::client::Client;
-use crate::pubsub::{Kind, Limits, Subscriber};
+use crate::net::outbox::{Limits, Outbox};
+use crate::pubsub::Kind;
 
 const KINDS: [Kind; 3] = [Kind::Channel, Kind::Pattern, Kind::Shard];
 
@@ -28,11 +29,11 @@ pub fn subscribed(client: &Client) -> bool {
 
 /// The handle publishers use for this client, created with its message queue on the
 /// first subscription (the connection drains the queue onto the socket).
-fn subscriber(ctx: &mut Ctx) -> Arc<Subscriber> {
+fn subscriber(ctx: &mut Ctx) -> Arc<Outbox> {
     if let Some(s) = &ctx.client.subscriber {
         return s.clone();
     }
-    let s = Arc::new(Subscriber::new(ctx.client.shared.clone()));
+    let s = Arc::new(Outbox::new(ctx.client.shared.clone()));
     ctx.client.subscriber = Some(s.clone());
     s
 }
@@ -148,7 +149,7 @@ fn pubsub_limits(ctx: &Ctx) -> Limits {
 }
 
 pub fn limits_of(s: &crate::config::Settings) -> Limits {
-    Limits { hard: s.pubsub_obuf_limit.0, soft: s.pubsub_obuf_limit.1, soft_secs: s.pubsub_obuf_limit.2 }
+    Limits::of(s.pubsub_obuf_limit)
 }
 
 fn names_reply(ctx: &mut Ctx, kind: Kind) -> CmdResult {

@@ -192,9 +192,11 @@ pub struct Client {
     pub no_evict: bool,
     pub reply: ReplyFlags,
     pub close_after_reply: bool,
-    /// Set by MONITOR and SYNC: after this reply the connection forwards what arrives
-    /// here (the monitor feed, the write stream) to the client.
+    /// Set by MONITOR: after this reply the connection forwards what arrives here.
     pub feed: Option<tokio::sync::mpsc::UnboundedReceiver<bytes::Bytes>>,
+    /// Set by SYNC/PSYNC: after this reply the connection sends the write stream that
+    /// collects here.
+    pub stream_out: Option<Arc<crate::net::outbox::Outbox>>,
     /// RESET of a MONITOR client: the connection drops its feed.
     pub stop_feed: bool,
     /// This connection is a replica's link (REPLCONF / SYNC / PSYNC).
@@ -230,7 +232,7 @@ pub struct Client {
     pub capture: std::cell::RefCell<Option<Vec<Effect>>>,
     /// Channels, patterns and shard channels subscribed to, in subscription order.
     pub subscriptions: [Vec<Vec<u8>>; 3],
-    pub subscriber: Option<Arc<crate::pubsub::Subscriber>>,
+    pub subscriber: Option<Arc<crate::net::outbox::Outbox>>,
     /// Where the pushes sent after this command's reply start in the output (CLIENT
     /// REPLY OFF drops the reply but not them).
     pub push_mark: Option<usize>,
@@ -258,6 +260,7 @@ impl Client {
             reply: ReplyFlags::default(),
             close_after_reply: false,
             feed: None,
+            stream_out: None,
             stop_feed: false,
             is_replica: false,
             is_master_link: false,

@@ -13,6 +13,7 @@ use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 
 use super::client::{Client, ClientShared};
+use super::outbox;
 use crate::blocking::{BlockSpec, WaitState, Waiter};
 use crate::commands::{self, table};
 
@@ -43,13 +44,14 @@ async fn run(srv: &Server, client: &mut Client, mut stream: TcpStream) -> std::i
     let mut monitor_rx: Option<mpsc::UnboundedReceiver<bytes::Bytes>> = None;
     let mut spare: Vec<u8> = Vec::new();
     let mut push_rx: Option<mpsc::UnboundedReceiver<bytes::Bytes>> = None;
+    let mut stream_out: Option<Arc<outbox::Outbox>> = None;
     let shared = client.shared.clone();
     loop {
         if buf.capacity() - buf.len() < READ_CHUNK / 2 {
             buf.reserve(READ_CHUNK);
         }
         // Subscribers and monitors wait for input without the idle timeout.
-        let timeout = if monitor_rx.is_some() || client.subscriber.is_some() { 0 } else { client.settings.timeout };
+        let timeout = if monitor_rx.is_some() || stream_out.is_some() || client.subscriber.is_some() { 0 } else { client.settings.timeout };
         let read = async {
             if timeout > 0 {
                 tokio::time::timeout(Duration::from_secs(timeout), stream.read_buf(&mut buf)).await.unwrap_or(Ok(0))
@@ -71,22 +73,33 @@ async fn run(srv: &Server, client: &mut Client, mut stream: TcpStream) -> std::i
                 continue;
             }
             Some(first) = recv_opt(&mut monitor_rx) => {
-                if forward(srv, &shared, &mut stream, monitor_rx.as_mut(), &first).await?.is_none() {
+                if forward(&srv.stats.net_output, &shared, &mut stream, monitor_rx.as_mut(), &first).await?.is_none() {
                     return Ok(());
                 }
                 continue;
             }
-            _ = subscriber_ready(&sub) => {
+            _ = outbox::ready(&sub) => {
                 // Swap buffers so both keep their capacity across bursts.
                 spare.clear();
                 sub.as_ref().expect("subscribed").take(&mut spare);
-                if !spare.is_empty() && forward(srv, &shared, &mut stream, None, &spare).await?.is_none() {
+                if !spare.is_empty() && forward(&srv.stats.net_output, &shared, &mut stream, None, &spare).await?.is_none() {
+                    return Ok(());
+                }
+                continue;
+            }
+            _ = outbox::ready(&stream_out) => {
+                // The worker's other ready connections run first, so the stream they
+                // write joins this one send (Redis feeds replicas once per loop round).
+                tokio::task::yield_now().await;
+                spare.clear();
+                stream_out.as_ref().expect("a replica").take(&mut spare);
+                if !spare.is_empty() && forward(&srv.stats.net_repl_output, &shared, &mut stream, None, &spare).await?.is_none() {
                     return Ok(());
                 }
                 continue;
             }
             Some(first) = recv_opt(&mut push_rx) => {
-                if forward(srv, &shared, &mut stream, push_rx.as_mut(), &first).await?.is_none() {
+                if forward(&srv.stats.net_output, &shared, &mut stream, push_rx.as_mut(), &first).await?.is_none() {
                     return Ok(());
                 }
                 continue;
@@ -187,6 +200,9 @@ async fn run(srv: &Server, client: &mut Client, mut stream: TcpStream) -> std::i
         if let Some(rx) = client.feed.take() {
             monitor_rx = Some(rx);
         }
+        if let Some(o) = client.stream_out.take() {
+            stream_out = Some(o);
+        }
         if std::mem::take(&mut client.stop_feed) {
             monitor_rx = None;
         }
@@ -208,13 +224,6 @@ async fn run(srv: &Server, client: &mut Client, mut stream: TcpStream) -> std::i
 }
 
 /// Waits for the next message of an optional queue (never, without one).
-async fn subscriber_ready(sub: &Option<Arc<crate::pubsub::Subscriber>>) {
-    match sub {
-        Some(s) => s.ready.notified().await,
-        None => std::future::pending().await,
-    }
-}
-
 async fn recv_opt(rx: &mut Option<mpsc::UnboundedReceiver<bytes::Bytes>>) -> Option<bytes::Bytes> {
     match rx {
         Some(rx) => rx.recv().await,
@@ -225,7 +234,7 @@ async fn recv_opt(rx: &mut Option<mpsc::UnboundedReceiver<bytes::Bytes>>) -> Opt
 /// Writes `first` and whatever else is queued behind it with one write; returns the
 /// bytes written, `None` when the client was killed meanwhile.
 async fn forward(
-    srv: &Server,
+    counter: &crate::stats::Counter,
     shared: &ClientShared,
     stream: &mut TcpStream,
     rx: Option<&mut mpsc::UnboundedReceiver<bytes::Bytes>>,
@@ -266,7 +275,7 @@ async fn forward(
         // Not ours to handle here: the main loop adopts the new push queue.
         shared.kill.notify_one();
     }
-    srv.stats.net_output.add(chunk.len() as u64);
+    counter.add(chunk.len() as u64);
     Ok(Some(chunk.len()))
 }
 
@@ -377,7 +386,7 @@ async fn wait_blocked(
             }
             // Invalidations still reach a blocked client.
             Some(first) = recv_opt(push_rx) => {
-                if forward(srv, &shared, stream, push_rx.as_mut(), &first).await?.is_none() {
+                if forward(&srv.stats.net_output, &shared, stream, push_rx.as_mut(), &first).await?.is_none() {
                     alive = false;
                     break;
                 }

@@ -3,6 +3,7 @@
 
 pub mod client;
 pub mod connection;
+pub mod outbox;
 
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use std::sync::atomic::Ordering;

@@ -8,7 +8,9 @@ pub mod replica;
 use std::collections::BTreeMap;
 use std::time::Instant;
 
-use tokio::sync::mpsc;
+use std::sync::Arc;
+
+use crate::net::outbox::{Limits, Outbox};
 
 use crate::commands::{CmdResult, Ctx};
 use crate::server::Server;
@@ -164,11 +166,12 @@ pub fn psync(ctx: &mut Ctx) -> CmdResult {
     let known = want_id == replid || (want_id == replid2 && want_off.parse::<i64>().is_ok_and(|o| o <= second));
     if known {
         if let Ok(from) = want_off.parse::<u64>() {
-            let (tx, rx) = mpsc::unbounded_channel();
-            if let Some(tail) = ctx.srv.journal.continue_from(from, tx) {
+            let out = stream_out(ctx);
+            if let Some(tail) = ctx.srv.journal.continue_from(from, out.clone()) {
                 ctx.out.buf.extend_from_slice(format!("+CONTINUE {replid}\r\n").as_bytes());
                 ctx.out.buf.extend_from_slice(&tail);
-                ctx.client.feed = Some(rx);
+                ctx.client.stream_out = Some(out);
+                ctx.srv.stats.sync_partial_ok.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 register(ctx, None, Some(true));
                 tracing::info!(
                     "Partial resynchronization request from {} accepted. Sending {} bytes of backlog starting from offset {from}.",
@@ -185,6 +188,9 @@ pub fn psync(ctx: &mut Ctx) -> CmdResult {
         );
     } else {
         tracing::info!("Full resync requested by replica {}", ctx.client.shared.addr);
+    }
+    if want_id != "?" {
+        ctx.srv.stats.sync_partial_err.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     }
     full_resync(ctx, true)
 }
@@ -214,11 +220,19 @@ pub fn disconnect_replicas(srv: &Server) {
     }
 }
 
+/// The queue this replica's share of the write stream collects in, under the limits
+/// of `client-output-buffer-limit replica`.
+fn stream_out(ctx: &Ctx) -> Arc<Outbox> {
+    ctx.srv.journal.set_replica_limits(Limits::of(ctx.client.settings.replica_obuf_limit));
+    Arc::new(Outbox::new(ctx.client.shared.clone()))
+}
+
 /// A full resync: the stream subscription and the reported offset are taken at the
 /// snapshot point, so the stream continues exactly where the snapshot ends.
 fn full_resync(ctx: &mut Ctx, psync: bool) -> CmdResult {
     use crate::persistence::snapshot::{self, Job, Target};
-    let (tx, rx) = mpsc::unbounded_channel();
+    let out = stream_out(ctx);
+    let tx = out.clone();
     let srv = ctx.srv;
     let mut at = 0;
     register(ctx, None, Some(false));
@@ -240,7 +254,8 @@ fn full_resync(ctx: &mut Ctx, psync: bool) -> CmdResult {
     }
     ctx.out.buf.extend_from_slice(format!("${}\r\n", rdb.len()).as_bytes());
     ctx.out.buf.extend_from_slice(&rdb);
-    ctx.client.feed = Some(rx);
+    ctx.client.stream_out = Some(out);
+    srv.stats.sync_full.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     register(ctx, None, Some(true));
     if let Some(r) = srv.replicas.map.lock().get_mut(&ctx.client.shared.id) {
         r.ack_offset = at;

@@ -344,10 +344,12 @@ async fn stream_commands(srv: &Arc<Server>, link: &Arc<MasterLink>, mut r: BufRe
         }
         tokio::select! {
             n = r.read_buf(&mut buf) => {
-                if n? == 0 {
+                let n = n?;
+                if n == 0 {
                     tracing::info!("Connection with master lost.");
                     return Ok(());
                 }
+                srv.stats.net_repl_input.add(n as u64);
                 link.last_io.store(crate::util::now_ms(), Ordering::Relaxed);
             }
             _ = tick.tick() => {
