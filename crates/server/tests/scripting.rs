@@ -1149,3 +1149,61 @@ fn monitor_shows_scripts_and_their_commands() {
     assert_eq!(tail(&lines[2]), "[2 lua] \"set\" \"k\" \"v\"\r\n", "{lines:?}");
     assert_eq!(tail(&lines[3]), "[2 lua] \"get\" \"k\"\r\n", "{lines:?}");
 }
+
+/// What INFO reports about one command's errors: its commandstats and errorstats lines
+/// and the total, with the timings cut out.
+fn error_accounting(c: &mut Raw, cmds: &[&str], errors: &[&str]) -> Vec<String> {
+    let text = call(c, &["INFO", "ALL"]);
+    let mut out = Vec::new();
+    for line in text.lines() {
+        let keep = cmds.iter().any(|n| line.starts_with(&format!("cmdstat_{n}:")))
+            || errors.iter().any(|e| line.starts_with(&format!("errorstat_{e}:")))
+            || line.starts_with("total_error_replies:");
+        if keep {
+            // cmdstat_x:calls=1,usec=3,usec_per_call=3.00,rejected_calls=0,failed_calls=1
+            out.push(line.split(',').filter(|f| !f.starts_with("usec")).collect::<Vec<_>>().join(","));
+        }
+    }
+    // Redis lists commandstats in its dict's order.
+    out.sort();
+    out
+}
+
+/// A script's failing commands are counted once, where they fail (a refusal such as
+/// OOM as the command's rejected call, a command's own error as its failed call), even
+/// when `pcall` catches them, and the script's error reply that repeats one is not
+/// counted again; CLUSTER answers as a Redis without cluster mode, and its RESET is
+/// refused to scripts. Run side by side with redis-server, whose INFO lines must match.
+#[test]
+fn script_errors_are_counted_once_as_in_redis() {
+    let (_guard, port) = common::peer::start_redis();
+    assert!(eventually(Duration::from_secs(10), || common::responds(port)), "redis-server did not answer");
+    let mut real = Raw::connect(port);
+    let s = Server::start();
+    let mut ours = s.raw();
+    let cases: &[(&[&str], &str)] = &[
+        (&["CONFIG", "SET", "maxmemory", "1"], "return redis.call('set','x','y')"),
+        (&["CONFIG", "SET", "maxmemory", "1"], "local t = redis.pcall('set','x','y') return t['err']"),
+        (&["CONFIG", "SET", "maxmemory", "1"], "return redis.pcall('set','x','y')"),
+        (&["CONFIG", "SET", "maxmemory", "0"], "return redis.call('select',99)"),
+        (&["CONFIG", "SET", "maxmemory", "0"], "local t = redis.pcall('select',99) return t['err']"),
+        (&["CONFIG", "SET", "maxmemory", "0"], "return redis.call('cluster','reset','hard')"),
+        (&["CONFIG", "SET", "maxmemory", "0"], "return redis.pcall('cluster','info')"),
+        (&["CONFIG", "SET", "maxmemory", "0"], "return redis.call('nosuchcommand')"),
+        (&["CONFIG", "SET", "maxmemory", "0"], "return redis.call('get')"),
+    ];
+    for (setup, script) in cases {
+        let mut seen = Vec::new();
+        for c in [&mut real, &mut ours] {
+            assert_eq!(call(c, &["CONFIG", "RESETSTAT"]), "+OK\r\n");
+            assert_eq!(call(c, setup), "+OK\r\n");
+            let reply = eval(c, script, &["x"], &[]);
+            call(c, &["CONFIG", "SET", "maxmemory", "0"]);
+            seen.push((reply, error_accounting(c, &["set", "select", "eval", "cluster|reset", "cluster|info", "get"], &["OOM", "ERR"])));
+        }
+        assert_eq!(seen[1], seen[0], "{script}: ferrokv (right) differs from redis-server (left)");
+        assert!(!seen[0].1.is_empty(), "{script}: nothing counted");
+    }
+    assert_eq!(call(&mut ours, &["CLUSTER", "INFO"]), call(&mut real, &["CLUSTER", "INFO"]));
+    assert_eq!(call(&mut ours, &["CLUSTER", "NOSUCH"]), call(&mut real, &["CLUSTER", "NOSUCH"]));
+}

@@ -706,11 +706,14 @@ pub fn run_locked<'s>(
     if def.flags & table::READONLY != 0 && client.shared.tracking.load(std::sync::atomic::Ordering::Relaxed) != 0 {
         srv.tracking.remember(&client.shared, def, args);
     }
+    let counted = std::mem::take(&mut client.error_counted);
     let failed = match res {
         Ok(Ok(())) => false,
         Ok(Err(e)) => {
             out.error(&e.0);
-            srv.stats.error(&e.0);
+            if !counted {
+                srv.stats.error(&e.0);
+            }
             true
         }
         Err(_) => {

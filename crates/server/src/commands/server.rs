@@ -82,6 +82,11 @@ pub fn bgrewriteaof(ctx: &mut Ctx) -> CmdResult {
     Ok(())
 }
 
+/// Every CLUSTER subcommand of a server not in cluster mode.
+pub fn cluster_disabled(_: &mut Ctx) -> CmdResult {
+    Err("ERR This instance has cluster support disabled".into())
+}
+
 pub fn monitor(ctx: &mut Ctx) -> CmdResult {
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
     ctx.srv.add_monitor(tx);

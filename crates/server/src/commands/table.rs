@@ -475,6 +475,7 @@ pub static COMMANDS: &[CommandDef] = &[
     cmd("bgrewriteaof", "server", 1, ADMIN | NOSCRIPT | NO_ASYNC_LOADING, NK, server::bgrewriteaof).acl(&["@admin", "@dangerous"]).doc("1.0.0", "O(1)", "Asynchronously rewrites the append-only file to disk."),
     cmd("bgsave", "server", -1, ADMIN | NOSCRIPT | NO_ASYNC_LOADING, NK, server::bgsave).acl(&["@admin", "@dangerous"]).doc("1.0.0", "O(1)", "Asynchronously saves the database(s) to disk."),
     cmd("lastsave", "server", 1, LOADING | STALE | FAST, NK, server::lastsave).acl(&["@admin", "@dangerous"]).tips(&["nondeterministic_output"]).doc("1.0.0", "O(1)", "Returns the Unix timestamp of the last successful save to disk."),
+    cmd("cluster", "cluster", -2, 0, NK, container).subs(CLUSTER_SUBS).doc("3.0.0", "Depends on subcommand.", "A container for Redis Cluster commands."),
     cmd("monitor", "server", 1, ADMIN | NOSCRIPT | LOADING | STALE, NK, server::monitor).doc("1.0.0", "", "Listens for all requests received by the server in real-time."),
     cmd("shutdown", "server", -1, ADMIN | NOSCRIPT | LOADING | STALE | NO_MULTI | ALLOW_BUSY, NK, server::shutdown).doc("1.0.0", "O(N) when saving, where N is the total number of keys in all databases when saving data, otherwise O(1)", "Synchronously saves the database(s) to disk and shuts down the Redis server."),
     cmd("debug", "server", -2, ADMIN | NOSCRIPT | LOADING | STALE, NK, server::debug).lock(Lock::Custom(server::debug_slots)).doc("1.0.0", "Depends on subcommand.", "A container for debugging commands."),
@@ -499,6 +500,136 @@ pub static COMMANDS: &[CommandDef] = &[
     cmd("slaveof", "server", 3, ADMIN | NOSCRIPT | STALE | NO_ASYNC_LOADING, NK, crate::replication::replica::replicaof).acl(&["@admin", "@slow", "@dangerous"]).doc("1.0.0", "O(1)", "Sets a Redis server as a replica of another, or promotes it to being a master."),
     cmd("module", "server", -2, 0, NK, container).subs(MODULE_SUBS).doc("4.0.0", "Depends on subcommand.", "A container for module commands."),
     cmd("memory", "server", -2, 0, NK, container).subs(MEMORY_SUBS).doc("4.0.0", "Depends on subcommand.", "A container for memory diagnostics commands."),
+];
+
+/// Redis Cluster is not supported: each subcommand answers as a Redis started with
+/// `cluster-enabled no` does, with the flags Redis gives it (so scripts are refused the
+/// same ones).
+static CLUSTER_SUBS: &[CommandDef] = &[
+    cmd("cluster|addslots", "cluster", -3, ADMIN | STALE | NOSCRIPT, NK, server::cluster_disabled).doc(
+        "3.0.0",
+        "",
+        "Assigns new hash slots to a node.",
+    ),
+    cmd("cluster|addslotsrange", "cluster", -4, ADMIN | STALE | NOSCRIPT, NK, server::cluster_disabled).doc(
+        "3.0.0",
+        "",
+        "Assigns new hash slot ranges to a node.",
+    ),
+    cmd("cluster|bumpepoch", "cluster", 2, ADMIN | STALE | NOSCRIPT, NK, server::cluster_disabled).doc(
+        "3.0.0",
+        "",
+        "Advances the cluster config epoch.",
+    ),
+    cmd("cluster|count-failure-reports", "cluster", 3, ADMIN | STALE, NK, server::cluster_disabled).doc(
+        "3.0.0",
+        "",
+        "Returns the number of active failure reports active for a node.",
+    ),
+    cmd("cluster|countkeysinslot", "cluster", 3, STALE, NK, server::cluster_disabled).doc(
+        "3.0.0",
+        "",
+        "Returns the number of keys in a hash slot.",
+    ),
+    cmd("cluster|delslots", "cluster", -3, ADMIN | STALE | NOSCRIPT, NK, server::cluster_disabled).doc(
+        "3.0.0",
+        "",
+        "Sets hash slots as unbound for a node.",
+    ),
+    cmd("cluster|delslotsrange", "cluster", -4, ADMIN | STALE | NOSCRIPT, NK, server::cluster_disabled).doc(
+        "3.0.0",
+        "",
+        "Sets hash slot ranges as unbound for a node.",
+    ),
+    cmd("cluster|failover", "cluster", -2, ADMIN | STALE | NOSCRIPT, NK, server::cluster_disabled).doc(
+        "3.0.0",
+        "",
+        "Forces a replica to perform a manual failover of its master.",
+    ),
+    cmd("cluster|flushslots", "cluster", 2, ADMIN | STALE | NOSCRIPT, NK, server::cluster_disabled).doc(
+        "3.0.0",
+        "",
+        "Deletes all slots information from a node.",
+    ),
+    cmd("cluster|forget", "cluster", 3, ADMIN | STALE | NOSCRIPT, NK, server::cluster_disabled).doc(
+        "3.0.0",
+        "",
+        "Removes a node from the nodes table.",
+    ),
+    cmd("cluster|getkeysinslot", "cluster", 4, STALE, NK, server::cluster_disabled).doc(
+        "3.0.0",
+        "",
+        "Returns the key names in a hash slot.",
+    ),
+    cmd("cluster|help", "cluster", 2, LOADING | STALE, NK, server::cluster_disabled).doc(
+        "3.0.0",
+        "",
+        "Returns helpful text about the different subcommands.",
+    ),
+    cmd("cluster|info", "cluster", 2, STALE, NK, server::cluster_disabled).doc(
+        "3.0.0",
+        "",
+        "Returns information about the state of a node.",
+    ),
+    cmd("cluster|keyslot", "cluster", 3, STALE, NK, server::cluster_disabled).doc("3.0.0", "", "Returns the hash slot for a key."),
+    cmd("cluster|links", "cluster", 2, STALE, NK, server::cluster_disabled).doc(
+        "3.0.0",
+        "",
+        "Returns a list of all TCP links to and from peer nodes.",
+    ),
+    cmd("cluster|meet", "cluster", -4, ADMIN | STALE | NOSCRIPT, NK, server::cluster_disabled).doc(
+        "3.0.0",
+        "",
+        "Forces a node to handshake with another node.",
+    ),
+    cmd("cluster|myid", "cluster", 2, STALE, NK, server::cluster_disabled).doc("3.0.0", "", "Returns the ID of a node."),
+    cmd("cluster|myshardid", "cluster", 2, STALE, NK, server::cluster_disabled).doc("3.0.0", "", "Returns the shard ID of a node."),
+    cmd("cluster|nodes", "cluster", 2, STALE, NK, server::cluster_disabled).doc(
+        "3.0.0",
+        "",
+        "Returns the cluster configuration for a node.",
+    ),
+    cmd("cluster|replicas", "cluster", 3, ADMIN | STALE, NK, server::cluster_disabled).doc(
+        "3.0.0",
+        "",
+        "Lists the replica nodes of a master node.",
+    ),
+    cmd("cluster|replicate", "cluster", 3, ADMIN | STALE | NOSCRIPT, NK, server::cluster_disabled).doc(
+        "3.0.0",
+        "",
+        "Configure a node as replica of a master node.",
+    ),
+    cmd("cluster|reset", "cluster", -2, ADMIN | STALE | NOSCRIPT, NK, server::cluster_disabled).doc("3.0.0", "", "Resets a node."),
+    cmd("cluster|saveconfig", "cluster", 2, ADMIN | STALE | NOSCRIPT, NK, server::cluster_disabled).doc(
+        "3.0.0",
+        "",
+        "Forces a node to save the cluster configuration to disk.",
+    ),
+    cmd("cluster|set-config-epoch", "cluster", 3, ADMIN | STALE | NOSCRIPT, NK, server::cluster_disabled).doc(
+        "3.0.0",
+        "",
+        "Sets the configuration epoch for a new node.",
+    ),
+    cmd("cluster|setslot", "cluster", -4, ADMIN | STALE | NOSCRIPT, NK, server::cluster_disabled).doc(
+        "3.0.0",
+        "",
+        "Binds a hash slot to a node.",
+    ),
+    cmd("cluster|shards", "cluster", 2, STALE, NK, server::cluster_disabled).doc(
+        "3.0.0",
+        "",
+        "Returns the mapping of cluster slots to shards.",
+    ),
+    cmd("cluster|slaves", "cluster", 3, ADMIN | STALE, NK, server::cluster_disabled).doc(
+        "3.0.0",
+        "",
+        "Lists the replica nodes of a master node.",
+    ),
+    cmd("cluster|slots", "cluster", 2, STALE, NK, server::cluster_disabled).doc(
+        "3.0.0",
+        "",
+        "Returns the mapping of cluster slots to nodes.",
+    ),
 ];
 
 static OBJECT_SUBS: &[CommandDef] = &[

@@ -197,6 +197,9 @@ pub struct Client {
     /// Set by SYNC/PSYNC: after this reply the connection sends the write stream that
     /// collects here.
     pub stream_out: Option<Arc<crate::net::outbox::Outbox>>,
+    /// The error this command returns is already in errorstats (a script ending with
+    /// the error of a command it called).
+    pub error_counted: bool,
     /// RESET of a MONITOR client: the connection drops its feed.
     pub stop_feed: bool,
     /// This connection is a replica's link (REPLCONF / SYNC / PSYNC).
@@ -261,6 +264,7 @@ impl Client {
             close_after_reply: false,
             feed: None,
             stream_out: None,
+            error_counted: false,
             stop_feed: false,
             is_replica: false,
             is_master_link: false,

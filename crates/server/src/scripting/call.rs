@@ -119,12 +119,20 @@ unsafe fn call_on_stack(l: *mut ffi::lua_State, raise: bool) -> bool {
         }
         Some(Err(e)) => {
             push_err(l, &e);
+            if let Some(text) = table_err(l) {
+                with_run(|run| run.srv.stats.error(&text));
+            }
+            counted(l);
             raise
         }
         Some(Ok(buf)) => {
             let mut pos = 0;
             push_reply(l, &buf, &mut pos, 0);
-            raise && buf.first() == Some(&b'-')
+            let failed = buf.first() == Some(&b'-');
+            if failed {
+                counted(l);
+            }
+            raise && failed
         }
     }
 }
@@ -141,6 +149,30 @@ unsafe fn wrap_single(l: *mut ffi::lua_State, field: &str) {
     ffi::lua_rawset(l, -3);
     ffi::lua_replace(l, -2);
 }
+
+/// The error of a command the script called is counted in errorstats when it happens
+/// (as Redis does, even when `pcall` catches it: a refusal here, a command's own error
+/// where it ran); this marks the table on top, so that the script's own error reply,
+/// if it ends with this error, is not counted again.
+unsafe fn counted(l: *mut ffi::lua_State) {
+    push_bytes(l, IGNORE_STATS.as_bytes());
+    ffi::lua_pushboolean(l, 1);
+    ffi::lua_rawset(l, -3);
+}
+
+/// The `err` field of the table on top of the stack.
+unsafe fn table_err(l: *mut ffi::lua_State) -> Option<String> {
+    push_bytes(l, b"err");
+    ffi::lua_rawget(l, -2);
+    let mut len = 0usize;
+    let p = ffi::lua_tolstring(l, -1, &mut len);
+    let text = (!p.is_null()).then(|| String::from_utf8_lossy(std::slice::from_raw_parts(p as *const u8, len)).into_owned());
+    ffi::lua_settop(l, -2);
+    text
+}
+
+/// Redis's name for the mark.
+pub const IGNORE_STATS: &str = "ignore_error_stats_update";
 
 unsafe fn push_err(l: *mut ffi::lua_State, text: &str) {
     push_bytes(l, error_text(text).as_bytes());
@@ -269,17 +301,10 @@ unsafe fn push_reply(l: *mut ffi::lua_State, buf: &[u8], pos: &mut usize, depth:
 const STALE: &str = "Can not execute the command on a stale replica";
 const READ_ONLY_SCRIPT: &str = "Write commands are not allowed from read-only scripts.";
 
-/// Runs one command for a script: Redis's checks (scriptCall), the locks of its
-/// keys, then the command itself. Returns its raw reply.
-fn execute(run: &mut Run<'_, '_>, args: &[&[u8]]) -> Result<Vec<u8>, String> {
+/// Redis's checks before a script's command runs (scriptCall): arity, commands denied
+/// to scripts, stale or read-only replicas, persistence errors, min-replicas, OOM.
+fn admit(run: &Run<'_, '_>, def: &CommandDef, args: &[&[u8]]) -> Result<(), String> {
     let srv = run.srv;
-    let unknown = || "Unknown Redis command called from script".to_string();
-    let (def, id) = table::lookup_id(args[0]).ok_or_else(unknown)?;
-    let (def, id): (&'static CommandDef, usize) = match crate::commands::resolve_subcommand(def, args) {
-        Ok(Some(i)) => (&def.subcommands[i], id + 1 + i),
-        Ok(None) => (def, id),
-        Err(_) => return Err(unknown()),
-    };
     if !crate::commands::arity_ok(def.arity, args.len()) {
         return Err("Wrong number of args calling Redis command from script".into());
     }
@@ -312,6 +337,26 @@ fn execute(run: &mut Run<'_, '_>, args: &[&[u8]]) -> Result<Vec<u8>, String> {
     if !run.allow_oom && settings.maxmemory != 0 && !run.wrote && run.oom_at_start && def.flags & table::DENYOOM != 0 && !run.from_master {
         return Err(format!("-{}", crate::evict::OOM));
     }
+    Ok(())
+}
+
+/// Runs one command for a script: Redis's checks (scriptCall), the locks of its
+/// keys, then the command itself. Returns its raw reply.
+fn execute(run: &mut Run<'_, '_>, args: &[&[u8]]) -> Result<Vec<u8>, String> {
+    let srv = run.srv;
+    let unknown = || "Unknown Redis command called from script".to_string();
+    let (def, id) = table::lookup_id(args[0]).ok_or_else(unknown)?;
+    let (def, id): (&'static CommandDef, usize) = match crate::commands::resolve_subcommand(def, args) {
+        Ok(Some(i)) => (&def.subcommands[i], id + 1 + i),
+        Ok(None) => (def, id),
+        Err(_) => return Err(unknown()),
+    };
+    // Refused before it runs: counted as a rejected call of that command, as in Redis.
+    if let Err(e) = admit(run, def, args) {
+        srv.stats.rejected(id);
+        return Err(e);
+    }
+    let write = def.flags & table::WRITE != 0;
     let effects_before = run.wrote || run.side_effects;
     if write {
         run.wrote = true;

@@ -120,12 +120,17 @@ pub fn run(ctx: &mut Ctx, inv: Invocation, prepare: Prepare) -> CmdResult {
             from_master,
         };
         let out = &mut *ctx.out;
+        let mut counted = false;
         let res = with_vm(|vm| -> Result<Result<(), String>, String> {
             let (f, args) = prepare(vm)?;
             let r = vm.call(&mut run, &f, args);
             if run.restart {
                 return Ok(Ok(()));
             }
+            let v = match &r {
+                Ok(v) | Err(v) => v,
+            };
+            counted = matches!(v, Value::Table(t) if t.raw_get::<bool>(super::call::IGNORE_STATS).unwrap_or(false));
             Ok(match r {
                 Ok(v) => reply(&v, out, run.resp3),
                 Err(e) => Err(script_error(&e, run.name)),
@@ -134,6 +139,7 @@ pub fn run(ctx: &mut Ctx, inv: Invocation, prepare: Prepare) -> CmdResult {
         if let Some(b) = run.busy.take() {
             srv.scripts.leave_busy(&b);
         }
+        run.client.error_counted = counted;
         let restart = run.restart;
         keys = run.keys;
         if restart {
