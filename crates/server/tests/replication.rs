@@ -1039,3 +1039,95 @@ fn a_replica_over_its_output_buffer_limit_is_dropped_and_one_that_keeps_up_is_no
     wait_synced(&m, &[&r], Duration::from_secs(20));
     assert_same_data(&m, &[&r]);
 }
+
+fn role_name(c: &mut Connection) -> String {
+    match q(c, &["ROLE"]) {
+        Value::Array(v) => match &v[0] {
+            Value::BulkString(b) => String::from_utf8_lossy(b).into_owned(),
+            other => panic!("ROLE: {other:?}"),
+        },
+        other => panic!("ROLE: {other:?}"),
+    }
+}
+
+/// FAILOVER TO a real redis-server replica under a write load: writes pause, the
+/// replica takes over, the old master follows it by partial resync, the other replica
+/// follows the old master (chained, as with Redis), and every acknowledged write is on
+/// the new master. Redis's argument errors on the way.
+#[test]
+fn failover_hands_the_master_role_to_a_replica_without_losing_writes() {
+    let m = master(&[]);
+    let mut mc = connect(m.port);
+    let (r1, r2) = (Replica::start(m.port), Replica::start(m.port));
+    wait_synced(&m, &[&r1, &r2], Duration::from_secs(15));
+    let err = |c: &mut Connection, args: &[&str]| -> String {
+        let mut cmd = redis::cmd(args[0]);
+        cmd.arg(&args[1..]);
+        let e = cmd.query::<Value>(c).expect_err("an error");
+        format!("{} {}", e.code().unwrap_or("?"), e.detail().unwrap_or(""))
+    };
+    assert_eq!(err(&mut mc, &["FAILOVER", "TO", "127.0.0.1", "1"]), "ERR FAILOVER target HOST and PORT is not a replica.");
+    assert_eq!(err(&mut mc, &["FAILOVER", "FORCE"]), "ERR FAILOVER with force option requires both a timeout and target HOST and IP.");
+    assert_eq!(err(&mut mc, &["FAILOVER", "TIMEOUT", "0"]), "ERR FAILOVER timeout must be greater than 0");
+    assert_eq!(err(&mut mc, &["FAILOVER", "ABORT"]), "ERR No failover in progress.");
+    assert_eq!(err(&mut mc, &["FAILOVER", "BOGUS"]), "ERR syntax error");
+    assert_eq!(err(&mut r1.client(), &["FAILOVER"]), "ERR FAILOVER is not valid when server is a replica.");
+
+    // Writers keep going through the switch; they stop at the first refusal.
+    let stop = Arc::new(AtomicBool::new(false));
+    let port = m.port;
+    let writers: Vec<_> = (0..2)
+        .map(|t| {
+            let stop = stop.clone();
+            std::thread::spawn(move || {
+                let mut c = connect(port);
+                let mut acked = 0u64;
+                while !stop.load(Ordering::Relaxed) {
+                    let r: redis::RedisResult<()> = redis::cmd("SET").arg(format!("fo:{t}:{acked}")).arg(acked).query(&mut c);
+                    if r.is_err() {
+                        break;
+                    }
+                    acked += 1;
+                }
+                acked
+            })
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(200));
+    let port1 = r1.port.to_string();
+    assert_eq!(q(&mut mc, &["FAILOVER", "TO", "127.0.0.1", &port1, "TIMEOUT", "10000"]), Value::Okay);
+    let switched = eventually(Duration::from_secs(15), || {
+        role_name(&mut r1.client()) == "master"
+            && role_name(&mut mc) == "slave"
+            && info(&mut mc, "replication").get("master_link_status").map(String::as_str) == Some("up")
+    });
+    std::thread::sleep(Duration::from_millis(200));
+    stop.store(true, Ordering::Relaxed);
+    let acked: Vec<u64> = writers.into_iter().map(|h| h.join().unwrap()).collect();
+    assert!(switched, "old master: {:?}\nnew master: {:?}\n{}", info(&mut mc, "replication"), r1.info(), master_log(&m));
+    assert_eq!(info(&mut mc, "replication")["master_failover_state"], "no-failover");
+    assert_eq!(info(&mut mc, "replication")["master_port"], port1);
+    let ml = master_log(&m);
+    assert!(ml.contains("is synced, failing over."), "{ml}");
+    assert!(r1.log().contains("Failover request received for replid"), "{}", r1.log());
+    // Partial resyncs all round: no replica loaded a new RDB.
+    assert_eq!(r1.log().matches("Full resync from master").count(), 1, "{}", r1.log());
+    // Every acknowledged write is on the new master.
+    let mut nc = r1.client();
+    for (t, n) in acked.iter().enumerate() {
+        assert!(*n > 0, "writer {t} wrote nothing");
+        let keys: Vec<String> = (0..*n).map(|i| format!("fo:{t}:{i}")).collect();
+        let vals: Vec<Option<u64>> = redis::cmd("MGET").arg(&keys).query(&mut nc).unwrap();
+        let lost: Vec<&String> = keys.iter().zip(&vals).filter(|(_, v)| v.is_none()).map(|(k, _)| k).collect();
+        assert!(lost.is_empty(), "acknowledged writes lost in the failover: {lost:?}");
+    }
+    // The new master's writes reach the old master and, through it, the other replica.
+    q(&mut nc, &["SET", "after", "failover"]);
+    let chained = eventually(Duration::from_secs(15), || {
+        let a: Option<String> = redis::cmd("GET").arg("after").query(&mut mc).unwrap();
+        let b: Option<String> = redis::cmd("GET").arg("after").query(&mut r2.client()).unwrap();
+        a.is_some() && b.is_some()
+    });
+    assert!(chained, "old master: {:?}\nother replica: {:?}", info(&mut mc, "replication"), r2.info());
+    assert_eq!(r2.info()["master_port"], m.port.to_string());
+}

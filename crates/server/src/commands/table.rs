@@ -494,6 +494,7 @@ pub static COMMANDS: &[CommandDef] = &[
     cmd("sync", "server", 1, ADMIN | NOSCRIPT | NO_ASYNC_LOADING | NO_MULTI, NK, crate::replication::sync).doc("1.0.0", "", "An internal command used in replication."),
     cmd("psync", "server", -3, ADMIN | NOSCRIPT | NO_ASYNC_LOADING | NO_MULTI, NK, crate::replication::psync).doc("2.8.0", "", "An internal command used in replication."),
     cmd("replconf", "server", -1, ADMIN | NOSCRIPT | LOADING | STALE | ALLOW_BUSY, NK, crate::replication::replconf).doc("3.0.0", "O(1)", "An internal command for configuring the replication stream."),
+    cmd("failover", "server", -1, ADMIN | NOSCRIPT | STALE, NK, crate::replication::failover::failover).acl(&["@admin", "@slow", "@dangerous"]).doc("6.2.0", "O(1)", "Starts a coordinated failover from a server to one of its replicas."),
     cmd("role", "server", 1, NOSCRIPT | LOADING | STALE | FAST, NK, crate::replication::role).acl(&["@admin", "@dangerous"]).doc("2.8.12", "O(1)", "Returns the replication role."),
     cmd("wait", "generic", 3, 0, NK, crate::replication::wait).acl(&["@slow", "@connection"]).tips(&["request_policy:all_shards", "response_policy:agg_min"]).doc("3.0.0", "O(1)", "Blocks until the asynchronous replication of all preceding write commands sent by the connection is completed."),
     cmd("replicaof", "server", 3, ADMIN | NOSCRIPT | STALE | NO_ASYNC_LOADING, NK, crate::replication::replica::replicaof).acl(&["@admin", "@slow", "@dangerous"]).doc("5.0.0", "O(1)", "Configures a server as replica of another, or promotes it to a master."),

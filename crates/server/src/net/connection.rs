@@ -157,10 +157,10 @@ async fn run(srv: &Server, client: &mut Client, mut stream: TcpStream) -> std::i
                     heap = (0..argc).map(|i| if inline { &owned[i][..] } else { &buf[ranges[i].0..ranges[i].1] }).collect();
                     &heap
                 };
-                if srv.pause_until.load(Ordering::Acquire) != 0 && paused_for(srv, args) {
+                if (srv.pause_until.load(Ordering::Acquire) != 0 || srv.failover.pause.load(Ordering::Acquire)) && paused_for(srv, args) {
                     hold = None;
                     flush(&mut stream, &mut out, srv, client.woff.get()).await?;
-                    wait_unpaused(srv).await;
+                    wait_unpaused(srv, args).await;
                 }
                 shared.qbuf.store(buf.len(), Ordering::Relaxed);
                 run_one(srv, client, &mut out, args, now, &mut hold);
@@ -419,28 +419,25 @@ async fn wait_blocked(
 }
 
 /// Whether CLIENT PAUSE holds this command back (all commands, or writes only).
+/// CLIENT PAUSE (all commands, or writes) or a FAILOVER (writes) holds this command.
 fn paused_for(srv: &Server, args: &[&[u8]]) -> bool {
+    let write = || table::lookup(args[0]).is_some_and(|d| d.flags & (table::WRITE | table::MAY_REPLICATE) != 0);
     let until = srv.pause_until.load(Ordering::Acquire);
-    if until == 0 || crate::util::now_ms() >= until {
-        return false;
-    }
-    if !srv.pause_write_only.load(Ordering::Acquire) {
-        return true;
-    }
-    table::lookup(args[0]).is_some_and(|d| d.flags & (table::WRITE | table::MAY_REPLICATE) != 0)
+    let client_pause = until != 0 && crate::util::now_ms() < until && (!srv.pause_write_only.load(Ordering::Acquire) || write());
+    client_pause || (srv.failover.pause.load(Ordering::Acquire) && write())
 }
 
-async fn wait_unpaused(srv: &Server) {
+async fn wait_unpaused(srv: &Server, args: &[&[u8]]) {
     loop {
-        let until = srv.pause_until.load(Ordering::Acquire);
-        let now = crate::util::now_ms();
-        if until == 0 || now >= until {
+        let notified = srv.unpaused.notified();
+        if !paused_for(srv, args) {
             return;
         }
-        let notified = srv.unpaused.notified();
+        let until = srv.pause_until.load(Ordering::Acquire);
+        let left = until.saturating_sub(crate::util::now_ms()).clamp(1, 100);
         tokio::select! {
             _ = notified => {}
-            _ = tokio::time::sleep(Duration::from_millis(until - now)) => {}
+            _ = tokio::time::sleep(Duration::from_millis(left)) => {}
         }
     }
 }

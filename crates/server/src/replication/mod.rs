@@ -3,6 +3,7 @@
 //! A replica's link is an ordinary connection whose output, after the handshake, is
 //! the write stream.
 
+pub mod failover;
 pub mod replica;
 
 use std::collections::BTreeMap;
@@ -156,8 +157,20 @@ pub fn sync(ctx: &mut Ctx) -> CmdResult {
 /// PSYNC <replid> <offset>: `+CONTINUE` with the backlog from `offset` when our history
 /// has it, otherwise `+FULLRESYNC <replid> <offset>` and a snapshot.
 pub fn psync(ctx: &mut Ctx) -> CmdResult {
+    let (want_id, want_off) = (ctx.arg_str(1).to_string(), ctx.arg_str(2).to_string());
+    if ctx.args.len() > 3 && ctx.is(3, "failover") {
+        // Our master hands its role over to us (FAILOVER): we take it, then serve it
+        // as our replica.
+        if want_id != *ctx.srv.replid.lock() {
+            return Err("ERR PSYNC FAILOVER replid must match my replid.".into());
+        }
+        tracing::warn!("Failover request received for replid {want_id}.");
+        if replica::stop_following(ctx.srv) {
+            tracing::info!("MASTER MODE enabled (failover request from '{}')", ctx.client.shared.info_line());
+        }
+    }
     no_master_link(ctx)?;
-    let (want_id, want_off) = (ctx.arg_str(1), ctx.arg_str(2));
+    let (want_id, want_off) = (want_id.as_str(), want_off.as_str());
     tracing::info!("Replica {} asks for synchronization", ctx.client.shared.addr);
     let replid = ctx.srv.replid.lock().clone();
     let replid2 = ctx.srv.replid2.lock().clone();
@@ -195,8 +208,12 @@ pub fn psync(ctx: &mut Ctx) -> CmdResult {
     full_resync(ctx, true)
 }
 
-/// A replica serves its own replicas only while its link to its master is up.
+/// A replica serves its own replicas only while its link to its master is up, and no
+/// one syncs while we fail over.
 fn no_master_link(ctx: &Ctx) -> CmdResult {
+    if ctx.srv.failover.active() {
+        return Err("NOMASTERLINK Can't SYNC while failing over".into());
+    }
     match ctx.srv.master.lock().as_ref() {
         Some(l) if l.state.load(std::sync::atomic::Ordering::Relaxed) != replica::CONNECTED => {
             Err("NOMASTERLINK Can't SYNC while not connected with my master".into())
@@ -315,7 +332,9 @@ pub fn cron(srv: &Server, last_ping: &mut Instant) {
         return;
     }
     let period = srv.config.get("repl-ping-replica-period").and_then(|v| v.parse::<u64>().ok()).unwrap_or(10).max(1);
-    if srv.replicas.count() > 0 && last_ping.elapsed().as_secs() >= period {
+    // A failover waits for the replicas to have the whole stream: no PING moves it on.
+    if srv.replicas.count() > 0 && last_ping.elapsed().as_secs() >= period && !srv.failover.pause.load(std::sync::atomic::Ordering::Acquire)
+    {
         *last_ping = Instant::now();
         srv.journal.append_replication_only(&[b"PING"]);
     }
@@ -358,9 +377,10 @@ pub fn info(srv: &Server) -> String {
         String::new()
     };
     out.push_str(&format!(
-        "connected_slaves:{}\r\n{good}{}master_failover_state:no-failover\r\nmaster_replid:{}\r\nmaster_replid2:{}\r\nmaster_repl_offset:{off}\r\nsecond_repl_offset:{second}\r\nrepl_backlog_active:{}\r\nrepl_backlog_size:{}\r\nrepl_backlog_first_byte_offset:{}\r\nrepl_backlog_histlen:{hist}\r\n",
+        "connected_slaves:{}\r\n{good}{}master_failover_state:{}\r\nmaster_replid:{}\r\nmaster_replid2:{}\r\nmaster_repl_offset:{off}\r\nsecond_repl_offset:{second}\r\nrepl_backlog_active:{}\r\nrepl_backlog_size:{}\r\nrepl_backlog_first_byte_offset:{}\r\nrepl_backlog_histlen:{hist}\r\n",
         srv.replicas.count(),
         srv.replicas.info_lines(),
+        srv.failover.state_name(),
         srv.replid.lock(),
         srv.replid2.lock(),
         srv.journal.is_active() as u8,

@@ -33,6 +33,8 @@ pub struct MasterLink {
     db: AtomicUsize,
     stop: AtomicBool,
     stopped: tokio::sync::Notify,
+    /// A master demoted by FAILOVER: its PSYNC asks the target to take over first.
+    failover: bool,
 }
 
 impl MasterLink {
@@ -54,11 +56,11 @@ fn encode(args: &[&[u8]]) -> Vec<u8> {
 /// REPLICAOF host port | NO ONE (and SLAVEOF).
 pub fn replicaof(ctx: &mut Ctx) -> CmdResult {
     let srv = ctx.srv.me.get().and_then(|w| w.upgrade()).expect("server alive");
+    if srv.failover.active() {
+        return Err("ERR REPLICAOF not allowed while failing over.".into());
+    }
     if ctx.is(1, "no") && ctx.is(2, "one") {
-        if let Some(link) = srv.master.lock().take() {
-            link.stop.store(true, Ordering::Release);
-            link.stopped.notify_waiters();
-            promote(&srv);
+        if stop_following(&srv) {
             tracing::info!("MASTER MODE enabled (user request from '{}')", ctx.client.shared.info_line());
         }
         ctx.out.ok();
@@ -84,8 +86,26 @@ pub fn replicaof(ctx: &mut Ctx) -> CmdResult {
     Ok(())
 }
 
+/// Stops replicating and becomes a master with a new history; false if we were one.
+pub fn stop_following(srv: &Server) -> bool {
+    let Some(link) = srv.master.lock().take() else { return false };
+    link.stop.store(true, Ordering::Release);
+    link.stopped.notify_waiters();
+    promote(srv);
+    true
+}
+
 /// Becomes a replica of `host:port` (REPLICAOF, or `replicaof` in the config).
 pub fn start(srv: &Arc<Server>, host: String, port: u16) {
+    follow(srv, host, port, false);
+}
+
+/// FAILOVER's last step: this master becomes a replica of the replica it chose.
+pub fn start_failover(srv: &Arc<Server>, host: String, port: u16) {
+    follow(srv, host, port, true);
+}
+
+fn follow(srv: &Arc<Server>, host: String, port: u16, failover: bool) {
     // The stream we continue (as a demoted master, or from the previous master's
     // history) is in the database it last selected.
     let db = match srv.master.lock().as_ref() {
@@ -101,14 +121,17 @@ pub fn start(srv: &Arc<Server>, host: String, port: u16) {
         db: AtomicUsize::new(db),
         stop: AtomicBool::new(false),
         stopped: tokio::sync::Notify::new(),
+        failover,
     });
     srv.replica_mode.store(true, std::sync::atomic::Ordering::Relaxed);
     if let Some(old) = srv.master.lock().replace(link.clone()) {
         old.stop.store(true, Ordering::Release);
         old.stopped.notify_waiters();
     }
-    // Our own writes stop: everything now comes from the master's stream.
+    // Our own writes stop: everything now comes from the master's stream. Our replicas
+    // reconnect, and follow us (chained) once our link is up, as with Redis.
     srv.journal.suppress(true);
+    super::disconnect_replicas(srv);
     let srv = srv.clone();
     tokio::spawn(async move {
         while !link.stop.load(Ordering::Acquire) {
@@ -122,6 +145,10 @@ pub fn start(srv: &Arc<Server>, host: String, port: u16) {
             }
             if let Err(e) = res {
                 tracing::warn!("Error condition on socket for SYNC: {e}");
+                if link.failover && srv.failover.in_progress() {
+                    srv.failover.abort(&srv, "Failover target rejected psync request");
+                    break;
+                }
             }
             if link.stop.load(Ordering::Acquire) {
                 break;
@@ -194,7 +221,9 @@ async fn sync_and_stream(srv: &Arc<Server>, link: &Arc<MasterLink>) -> std::io::
     send_expect(&mut r, link, &[b"REPLCONF", b"capa", b"eof", b"capa", b"psync2"]).await?;
     // A cached history (we were synced before, or were a master) allows a partial resync.
     let (id, next) = (srv.replid.lock().clone(), srv.journal.offset() + 1);
-    let reply = if srv.journal.is_active() {
+    let reply = if link.failover {
+        send_expect(&mut r, link, &[b"PSYNC", id.as_bytes(), next.to_string().as_bytes(), b"FAILOVER"]).await?
+    } else if srv.journal.is_active() {
         send_expect(&mut r, link, &[b"PSYNC", id.as_bytes(), next.to_string().as_bytes()]).await?
     } else {
         send_expect(&mut r, link, &[b"PSYNC", b"?", b"-1"]).await?
@@ -232,6 +261,7 @@ async fn sync_and_stream(srv: &Arc<Server>, link: &Arc<MasterLink>) -> std::io::
     }
     link.state.store(CONNECTED, Ordering::Relaxed);
     link.down_since.store(0, Ordering::Relaxed);
+    srv.failover.completed(srv);
     stream_commands(srv, link, r).await
 }
 
