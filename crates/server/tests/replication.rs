@@ -861,14 +861,36 @@ fn cross_db_blocked_and_ttl_writes_replicate() {
 }
 
 /// Reads `$<len>\r\n` and that many bytes of RDB (no CRLF after it).
-fn read_rdb(raw: &mut common::Raw) -> Vec<u8> {
+/// The RDB after SYNC/PSYNC: `$<len>` then that many bytes, or (diskless, to a replica
+/// that declared `capa eof`) `$EOF:<40-byte mark>` then bytes ending with the mark.
+fn read_rdb_framed(raw: &mut common::Raw) -> (Vec<u8>, bool) {
     use std::io::{BufRead, Read};
     let mut line = String::new();
     raw.r.read_line(&mut line).unwrap();
-    let len: usize = line.strip_prefix('$').and_then(|l| l.trim_end().parse().ok()).unwrap_or_else(|| panic!("bulk header {line:?}"));
-    let mut rdb = vec![0u8; len];
-    raw.r.read_exact(&mut rdb).unwrap();
+    let rdb = if let Some(mark) = line.strip_prefix("$EOF:").map(|m| m.trim_end().as_bytes().to_vec()) {
+        assert_eq!(mark.len(), 40, "EOF mark {line:?}");
+        let mut data = Vec::new();
+        let mut b = [0u8; 1];
+        while !data.ends_with(&mark) {
+            raw.r.read_exact(&mut b).unwrap();
+            data.push(b[0]);
+        }
+        data.truncate(data.len() - 40);
+        data
+    } else {
+        let len: usize = line.strip_prefix('$').and_then(|l| l.trim_end().parse().ok()).unwrap_or_else(|| panic!("bulk header {line:?}"));
+        let mut rdb = vec![0u8; len];
+        raw.r.read_exact(&mut rdb).unwrap();
+        rdb
+    };
     assert!(rdb.starts_with(b"REDIS"), "RDB payload starts with {:?}", &rdb[..rdb.len().min(9)]);
+    (rdb, line.starts_with("$EOF:"))
+}
+
+/// An RDB sent with its length (SYNC, or a replica without `capa eof`).
+fn read_rdb(raw: &mut common::Raw) -> Vec<u8> {
+    let (rdb, diskless) = read_rdb_framed(raw);
+    assert!(!diskless, "a length-prefixed RDB was expected");
     rdb
 }
 
@@ -912,8 +934,17 @@ fn sync_and_psync_on_the_wire() {
     };
     let off_now = master_offset(&mut mc);
     assert_eq!(reply, format!("+FULLRESYNC {replid} {off_now}\r\n"));
-    read_rdb(&mut p);
+    // `repl-diskless-sync yes` (the default) and `capa eof`: the EOF-mark framing.
+    let (_, diskless) = read_rdb_framed(&mut p);
+    assert!(diskless, "PSYNC with capa eof under repl-diskless-sync yes");
     q(&mut mc, &["INCR", "c"]);
+    // Nothing follows the end mark until the replica's first ACK says it loaded the RDB
+    // (Redis's repl_start_cmd_stream_on_ack).
+    p.r.get_ref().set_read_timeout(Some(Duration::from_millis(300))).unwrap();
+    let mut peek = [0u8; 1];
+    assert!(std::io::Read::read(&mut p.r, &mut peek).is_err(), "stream sent before the replica's ACK");
+    p.r.get_ref().set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    p.send(&[b"REPLCONF", b"ACK", off_now.to_string().as_bytes()]);
     let incr = b"*2\r\n$6\r\nSELECT\r\n$1\r\n2\r\n*2\r\n$4\r\nINCR\r\n$1\r\nc\r\n";
     expect_stream(&mut p, incr);
     // One stream for all: the SYNC link gets the same bytes (a new replica makes the

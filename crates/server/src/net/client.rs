@@ -197,6 +197,9 @@ pub struct Client {
     /// Set by SYNC/PSYNC: after this reply the connection sends the write stream that
     /// collects here.
     pub stream_out: Option<Arc<crate::net::outbox::Outbox>>,
+    /// After a diskless full sync the stream waits here for the replica's first ACK:
+    /// bytes right behind the RDB's end mark would hide the mark from the reader.
+    pub stream_held: Option<Arc<crate::net::outbox::Outbox>>,
     /// The error this command returns is already in errorstats (a script ending with
     /// the error of a command it called).
     pub error_counted: bool,
@@ -264,6 +267,7 @@ impl Client {
             close_after_reply: false,
             feed: None,
             stream_out: None,
+            stream_held: None,
             error_counted: false,
             stop_feed: false,
             is_replica: false,

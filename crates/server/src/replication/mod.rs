@@ -27,6 +27,8 @@ pub struct Replica {
     pub attached: bool,
     pub ack_offset: u64,
     pub last_ack: Instant,
+    /// Declared `REPLCONF capa eof`: it reads an RDB of unknown length (diskless).
+    pub capa_eof: bool,
 }
 
 /// Replicas by client id.
@@ -90,6 +92,7 @@ fn register(ctx: &mut Ctx, port: Option<u16>, online: Option<bool>) {
         attached: false,
         ack_offset: 0,
         last_ack: Instant::now(),
+        capa_eof: false,
     });
     if let Some(p) = port {
         e.listening_port = p;
@@ -126,9 +129,20 @@ pub fn replconf(ctx: &mut Ctx) -> CmdResult {
                     r.ip = ip;
                 }
             }
-            b"capa" | b"rdb-only" | b"rdb-filter-only" => {}
+            b"capa" => {
+                if val.eq_ignore_ascii_case(b"eof") {
+                    register(ctx, None, None);
+                    if let Some(r) = ctx.srv.replicas.map.lock().get_mut(&ctx.client.shared.id) {
+                        r.capa_eof = true;
+                    }
+                }
+            }
+            b"rdb-only" | b"rdb-filter-only" => {}
             b"ack" | b"fack" => {
                 // Acknowledgements get no reply.
+                if let Some(out) = ctx.client.stream_held.take() {
+                    ctx.client.stream_out = Some(out);
+                }
                 if opt.as_slice() == b"ack" {
                     let off = std::str::from_utf8(val).ok().and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
                     if let Some(r) = ctx.srv.replicas.map.lock().get_mut(&ctx.client.shared.id) {
@@ -264,14 +278,29 @@ fn full_resync(ctx: &mut Ctx, psync: bool) -> CmdResult {
     let Ok(Target::Mem(rdb)) = rdb else {
         return Err("ERR Background save failed".into());
     };
+    // `repl-diskless-sync yes` (Redis 7's default) to a replica that reads it: the RDB
+    // framed by a random 40-byte mark instead of its length, as Redis streams it.
+    let capa_eof = srv.replicas.map.lock().get(&ctx.client.shared.id).is_some_and(|r| r.capa_eof);
+    let diskless = psync && capa_eof && srv.config.get("repl-diskless-sync").as_deref() == Some("yes");
     if psync {
         let replid = srv.replid.lock().clone();
         ctx.out.buf.extend_from_slice(format!("+FULLRESYNC {replid} {at}\r\n").as_bytes());
-        tracing::info!("Starting BGSAVE for SYNC with target: replicas sockets");
+        tracing::info!("Starting BGSAVE for SYNC with target: {}", if diskless { "replicas sockets" } else { "disk" });
     }
-    ctx.out.buf.extend_from_slice(format!("${}\r\n", rdb.len()).as_bytes());
-    ctx.out.buf.extend_from_slice(&rdb);
-    ctx.client.stream_out = Some(out);
+    if diskless {
+        let mark = crate::server::random_hex(40);
+        ctx.out.buf.extend_from_slice(format!("$EOF:{mark}\r\n").as_bytes());
+        ctx.out.buf.extend_from_slice(&rdb);
+        ctx.out.buf.extend_from_slice(mark.as_bytes());
+    } else {
+        ctx.out.buf.extend_from_slice(format!("${}\r\n", rdb.len()).as_bytes());
+        ctx.out.buf.extend_from_slice(&rdb);
+    }
+    if diskless {
+        ctx.client.stream_held = Some(out);
+    } else {
+        ctx.client.stream_out = Some(out);
+    }
     srv.stats.sync_full.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     register(ctx, None, Some(true));
     if let Some(r) = srv.replicas.map.lock().get_mut(&ctx.client.shared.id) {
