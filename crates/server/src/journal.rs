@@ -170,6 +170,18 @@ impl Journal {
         }
     }
 
+    /// Whether a backlog is kept (INFO's repl_backlog_active).
+    pub fn has_backlog(&self) -> bool {
+        self.inner.lock().keep_backlog
+    }
+
+    /// `repl-backlog-ttl` passed without replicas: the backlog's memory goes back.
+    pub fn free_backlog(&self) {
+        let mut g = self.inner.lock();
+        g.backlog = VecDeque::new();
+        g.keep_backlog = false;
+    }
+
     pub fn backlog_len(&self) -> usize {
         self.inner.lock().backlog.len()
     }

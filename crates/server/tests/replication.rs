@@ -1162,3 +1162,28 @@ fn failover_hands_the_master_role_to_a_replica_without_losing_writes() {
     assert!(chained, "old master: {:?}\nother replica: {:?}", info(&mut mc, "replication"), r2.info());
     assert_eq!(r2.info()["master_port"], m.port.to_string());
 }
+
+/// `repl-backlog-ttl`: a master left without replicas that long frees its backlog and
+/// starts a new history (log line as Redis's); the replica that comes back resyncs in
+/// full, and the backlog is kept again while it is attached.
+#[test]
+fn backlog_is_freed_after_repl_backlog_ttl_without_replicas() {
+    let m = master(&["--repl-backlog-ttl", "1"]);
+    let mut mc = connect(m.port);
+    q(&mut mc, &["SET", "k", "v"]);
+    let r = Replica::start(m.port);
+    wait_synced(&m, &[&r], Duration::from_secs(15));
+    let before = info(&mut mc, "replication");
+    assert_eq!(before["repl_backlog_active"], "1", "{before:?}");
+    drop(r);
+    let freed = eventually(Duration::from_secs(10), || info(&mut mc, "replication")["repl_backlog_active"] == "0");
+    let after = info(&mut mc, "replication");
+    assert!(freed, "{after:?}");
+    assert!(master_log(&m).contains("Replication backlog freed after 1 seconds without connected replicas."), "{}", master_log(&m));
+    assert_ne!(after["master_replid"], before["master_replid"]);
+    assert_eq!(after["repl_backlog_histlen"], "0");
+    let r = Replica::start(m.port);
+    wait_synced(&m, &[&r], Duration::from_secs(15));
+    assert_eq!(info(&mut mc, "replication")["repl_backlog_active"], "1");
+    assert_eq!(q(&mut r.client(), &["GET", "k"]), Value::BulkString(b"v".to_vec()));
+}

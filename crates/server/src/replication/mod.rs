@@ -35,6 +35,8 @@ pub struct Replica {
 #[derive(Default)]
 pub struct Replicas {
     pub map: parking_lot::Mutex<BTreeMap<u64, Replica>>,
+    /// When the last replica went away (`repl-backlog-ttl`), while none is attached.
+    none_since: parking_lot::Mutex<Option<Instant>>,
 }
 
 impl Replicas {
@@ -356,16 +358,38 @@ pub fn cron(srv: &Server, last_ping: &mut Instant) {
             c.request_kill();
         }
     }
-    // A replica passes its master's PINGs on instead (its offsets are the master's).
+    // A replica passes its master's PINGs on instead (its offsets are the master's),
+    // and keeps its backlog for whichever replica it may be promoted over.
     if srv.master.lock().is_some() {
         return;
     }
+    backlog_ttl(srv);
     let period = srv.config.get("repl-ping-replica-period").and_then(|v| v.parse::<u64>().ok()).unwrap_or(10).max(1);
     // A failover waits for the replicas to have the whole stream: no PING moves it on.
     if srv.replicas.count() > 0 && last_ping.elapsed().as_secs() >= period && !srv.failover.pause.load(std::sync::atomic::Ordering::Acquire)
     {
         *last_ping = Instant::now();
         srv.journal.append_replication_only(&[b"PING"]);
+    }
+}
+
+/// A master without replicas for `repl-backlog-ttl` seconds frees its backlog and starts
+/// a new history, as Redis does (a replica that comes back later resyncs in full).
+fn backlog_ttl(srv: &Server) {
+    let mut since = srv.replicas.none_since.lock();
+    if srv.replicas.count() > 0 || !srv.journal.has_backlog() {
+        *since = None;
+        return;
+    }
+    let ttl = srv.config.get("repl-backlog-ttl").and_then(|v| v.parse::<u64>().ok()).unwrap_or(3600);
+    let t = *since.get_or_insert_with(Instant::now);
+    if ttl > 0 && t.elapsed().as_secs() >= ttl {
+        *since = None;
+        *srv.replid.lock() = crate::server::random_hex(40);
+        *srv.replid2.lock() = "0".repeat(40);
+        srv.second_repl_offset.store(-1, std::sync::atomic::Ordering::Relaxed);
+        srv.journal.free_backlog();
+        tracing::info!("Replication backlog freed after {ttl} seconds without connected replicas.");
     }
 }
 
@@ -412,7 +436,7 @@ pub fn info(srv: &Server) -> String {
         srv.failover.state_name(),
         srv.replid.lock(),
         srv.replid2.lock(),
-        srv.journal.is_active() as u8,
+        srv.journal.has_backlog() as u8,
         s.repl_backlog_size,
         if hist == 0 { 0 } else { off - hist + 1 },
     ));
