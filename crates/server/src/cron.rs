@@ -33,7 +33,12 @@ pub fn spawn(srv: Arc<Server>) {
                     active_expire_cycle(&srv.keyspace, &mut cursor, now, period / 4, |db, e| {
                         srv.key_expired(db, &e.key);
                     });
-                    srv.stats.expire_cycle_us.fetch_add(started.elapsed().as_micros() as u64, Ordering::Relaxed);
+                    let took = started.elapsed();
+                    srv.stats.expire_cycle_us.fetch_add(took.as_micros() as u64, Ordering::Relaxed);
+                    let threshold = srv.config.settings().latency_monitor_threshold;
+                    if threshold > 0 && took.as_millis() as u64 >= threshold {
+                        srv.latency_sample("expire-cycle", took.as_millis() as u64);
+                    }
                 }
                 srv.tracking.enforce_limit(&srv, None);
                 if last_second.elapsed() >= Duration::from_secs(1) {

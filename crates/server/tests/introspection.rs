@@ -96,6 +96,30 @@ fn slowlog_and_latency() {
     assert_eq!(c.cmd("SLOWLOG LEN"), ":1\r\n");
 }
 
+/// LATENCY HISTOGRAM of a container command lists its subcommands that ran; an active
+/// expire cycle slower than latency-monitor-threshold is an `expire-cycle` event.
+#[test]
+fn latency_histogram_subcommands_and_expire_cycle_events() {
+    let s = Server::start_with(&["--latency-monitor-threshold", "1"]);
+    let mut c = s.raw();
+    c.cmd("CONFIG RESETSTAT");
+    c.cmd("CLIENT ID");
+    c.cmd("CLIENT LIST");
+    let h = c.cmd("LATENCY HISTOGRAM client");
+    assert!(h.starts_with("*4\r\n") && h.contains("$9\r\nclient|id\r\n") && h.contains("$11\r\nclient|list\r\n"), "{h}");
+    let one = c.cmd("LATENCY HISTOGRAM client|id");
+    assert!(one.starts_with("*2\r\n$9\r\nclient|id\r\n"), "{one}");
+    // A 300k-member set expiring: freeing it takes the cycle past 1 ms.
+    let fill = "for i = 1, 300000 do redis.call('sadd', KEYS[1], i) end";
+    c.send(&[b"EVAL", fill.as_bytes(), b"1", b"bigset"]);
+    assert_eq!(c.read(), "$-1\r\n");
+    c.cmd("LATENCY RESET");
+    c.cmd("PEXPIRE bigset 10");
+    let seen = common::eventually(Duration::from_secs(10), || c.cmd("LATENCY LATEST").contains("expire-cycle"));
+    assert!(seen, "{}", c.cmd("LATENCY LATEST"));
+    assert_eq!(c.cmd("EXISTS bigset"), ":0\r\n");
+}
+
 #[test]
 fn memory_and_debug() {
     let s = Server::start();

@@ -974,7 +974,13 @@ pub fn latency_histogram(ctx: &mut Ctx) -> CmdResult {
     let wanted: Vec<(usize, &CommandDef)> = if ctx.args.len() == 2 {
         reg.all.iter().enumerate().map(|(i, d)| (i, *d)).collect()
     } else {
-        ctx.args[2..].iter().filter_map(|n| find_def(n)).map(|d| (reg.id(d), d)).collect()
+        // A container command stands for its subcommands, as in Redis.
+        ctx.args[2..]
+            .iter()
+            .filter_map(|n| find_def(n))
+            .flat_map(|d| if d.subcommands.is_empty() { std::slice::from_ref(d) } else { d.subcommands })
+            .map(|d| (reg.id(d), d))
+            .collect()
     };
     let rows: Vec<(&str, u64)> =
         wanted.into_iter().map(|(id, d)| (d.name, ctx.srv.stats.command(id).0)).filter(|(_, calls)| *calls > 0).collect();
