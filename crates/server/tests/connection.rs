@@ -95,6 +95,17 @@ fn client_pause_holds_writes() {
     let t = Instant::now();
     assert_eq!(w.cmd("SET k v"), "+OK\r\n");
     assert!(t.elapsed() >= Duration::from_millis(200), "write was not paused");
+    // An EXEC is held when its transaction queued a write, and only then (a write is
+    // held already when queued during the pause, as in Redis: queue it before).
+    for (cmd, held) in [("GET k", false), ("SET k v", true)] {
+        assert_eq!(w.cmd("MULTI"), "+OK\r\n");
+        assert_eq!(w.cmd(cmd), "+QUEUED\r\n");
+        assert_eq!(c.cmd("CLIENT PAUSE 300 WRITE"), "+OK\r\n");
+        let t = Instant::now();
+        assert!(w.cmd("EXEC").starts_with("*1\r\n"));
+        assert_eq!(t.elapsed() >= Duration::from_millis(150), held, "EXEC of {cmd} held: {:?}", t.elapsed());
+        assert_eq!(c.cmd("CLIENT UNPAUSE"), "+OK\r\n");
+    }
     // CLIENT UNPAUSE releases a paused writer early (an ALL pause would hold the
     // unpausing client too, as in Redis).
     assert_eq!(c.cmd("CLIENT PAUSE 10000 WRITE"), "+OK\r\n");

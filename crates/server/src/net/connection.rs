@@ -157,10 +157,13 @@ async fn run(srv: &Server, client: &mut Client, mut stream: TcpStream) -> std::i
                     heap = (0..argc).map(|i| if inline { &owned[i][..] } else { &buf[ranges[i].0..ranges[i].1] }).collect();
                     &heap
                 };
-                if (srv.pause_until.load(Ordering::Acquire) != 0 || srv.failover.pause.load(Ordering::Acquire)) && paused_for(srv, args) {
-                    hold = None;
-                    flush(&mut stream, &mut out, srv, client.woff.get()).await?;
-                    wait_unpaused(srv, args).await;
+                if srv.pause_until.load(Ordering::Acquire) != 0 || srv.failover.pause.load(Ordering::Acquire) {
+                    let write = is_write(client, args);
+                    if paused_for(srv, write) {
+                        hold = None;
+                        flush(&mut stream, &mut out, srv, client.woff.get()).await?;
+                        wait_unpaused(srv, write).await;
+                    }
                 }
                 shared.qbuf.store(buf.len(), Ordering::Relaxed);
                 run_one(srv, client, &mut out, args, now, &mut hold);
@@ -419,18 +422,27 @@ async fn wait_blocked(
 }
 
 /// Whether CLIENT PAUSE holds this command back (all commands, or writes only).
-/// CLIENT PAUSE (all commands, or writes) or a FAILOVER (writes) holds this command.
-fn paused_for(srv: &Server, args: &[&[u8]]) -> bool {
-    let write = || table::lookup(args[0]).is_some_and(|d| d.flags & (table::WRITE | table::MAY_REPLICATE) != 0);
-    let until = srv.pause_until.load(Ordering::Acquire);
-    let client_pause = until != 0 && crate::util::now_ms() < until && (!srv.pause_write_only.load(Ordering::Acquire) || write());
-    client_pause || (srv.failover.pause.load(Ordering::Acquire) && write())
+/// Whether a write pause holds this command: writes and may-replicate commands, and an
+/// EXEC whose transaction queued one, as in Redis.
+fn is_write(client: &Client, args: &[&[u8]]) -> bool {
+    let writes = |d: &commands::CommandDef| d.flags & (table::WRITE | table::MAY_REPLICATE) != 0;
+    match &client.multi {
+        Some(q) if args[0].eq_ignore_ascii_case(b"exec") => q.iter().any(|c| writes(c.def)),
+        _ => table::lookup(args[0]).is_some_and(writes),
+    }
 }
 
-async fn wait_unpaused(srv: &Server, args: &[&[u8]]) {
+/// CLIENT PAUSE (all commands, or writes) or a FAILOVER (writes) holds this command.
+fn paused_for(srv: &Server, write: bool) -> bool {
+    let until = srv.pause_until.load(Ordering::Acquire);
+    let client_pause = until != 0 && crate::util::now_ms() < until && (!srv.pause_write_only.load(Ordering::Acquire) || write);
+    client_pause || (srv.failover.pause.load(Ordering::Acquire) && write)
+}
+
+async fn wait_unpaused(srv: &Server, write: bool) {
     loop {
         let notified = srv.unpaused.notified();
-        if !paused_for(srv, args) {
+        if !paused_for(srv, write) {
             return;
         }
         let until = srv.pause_until.load(Ordering::Acquire);
