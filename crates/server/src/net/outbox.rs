@@ -46,6 +46,7 @@ impl Outbox {
     /// Moves everything queued into `out` (which the caller then writes).
     pub fn take(&self, out: &mut Vec<u8>) {
         std::mem::swap(&mut *self.queue.lock(), out);
+        self.shared.omem.store(0, Ordering::Relaxed);
     }
 
     /// Bytes queued and not yet taken.
@@ -64,6 +65,8 @@ impl Outbox {
         q.extend_from_slice(bytes);
         let pending = q.len();
         drop(q);
+        // CLIENT LIST's omem: what waits for this client's socket.
+        self.shared.omem.store(pending, Ordering::Relaxed);
         if self.over(pending, limits) {
             tracing::warn!(
                 "Client id={} addr={} scheduled to be closed ASAP for overcoming of output buffer limits.",
