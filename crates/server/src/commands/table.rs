@@ -507,131 +507,40 @@ pub static COMMANDS: &[CommandDef] = &[
 /// `cluster-enabled no` does, with the flags Redis gives it (so scripts are refused the
 /// same ones).
 static CLUSTER_SUBS: &[CommandDef] = &[
-    cmd("cluster|addslots", "cluster", -3, ADMIN | STALE | NOSCRIPT, NK, server::cluster_disabled).doc(
-        "3.0.0",
-        "",
-        "Assigns new hash slots to a node.",
-    ),
-    cmd("cluster|addslotsrange", "cluster", -4, ADMIN | STALE | NOSCRIPT, NK, server::cluster_disabled).doc(
-        "3.0.0",
-        "",
-        "Assigns new hash slot ranges to a node.",
-    ),
-    cmd("cluster|bumpepoch", "cluster", 2, ADMIN | STALE | NOSCRIPT, NK, server::cluster_disabled).doc(
-        "3.0.0",
-        "",
-        "Advances the cluster config epoch.",
-    ),
-    cmd("cluster|count-failure-reports", "cluster", 3, ADMIN | STALE, NK, server::cluster_disabled).doc(
-        "3.0.0",
-        "",
-        "Returns the number of active failure reports active for a node.",
-    ),
-    cmd("cluster|countkeysinslot", "cluster", 3, STALE, NK, server::cluster_disabled).doc(
-        "3.0.0",
-        "",
-        "Returns the number of keys in a hash slot.",
-    ),
-    cmd("cluster|delslots", "cluster", -3, ADMIN | STALE | NOSCRIPT, NK, server::cluster_disabled).doc(
-        "3.0.0",
-        "",
-        "Sets hash slots as unbound for a node.",
-    ),
-    cmd("cluster|delslotsrange", "cluster", -4, ADMIN | STALE | NOSCRIPT, NK, server::cluster_disabled).doc(
-        "3.0.0",
-        "",
-        "Sets hash slot ranges as unbound for a node.",
-    ),
-    cmd("cluster|failover", "cluster", -2, ADMIN | STALE | NOSCRIPT, NK, server::cluster_disabled).doc(
-        "3.0.0",
-        "",
-        "Forces a replica to perform a manual failover of its master.",
-    ),
-    cmd("cluster|flushslots", "cluster", 2, ADMIN | STALE | NOSCRIPT, NK, server::cluster_disabled).doc(
-        "3.0.0",
-        "",
-        "Deletes all slots information from a node.",
-    ),
-    cmd("cluster|forget", "cluster", 3, ADMIN | STALE | NOSCRIPT, NK, server::cluster_disabled).doc(
-        "3.0.0",
-        "",
-        "Removes a node from the nodes table.",
-    ),
-    cmd("cluster|getkeysinslot", "cluster", 4, STALE, NK, server::cluster_disabled).doc(
-        "3.0.0",
-        "",
-        "Returns the key names in a hash slot.",
-    ),
-    cmd("cluster|help", "cluster", 2, LOADING | STALE, NK, server::cluster_disabled).doc(
-        "3.0.0",
-        "",
-        "Returns helpful text about the different subcommands.",
-    ),
-    cmd("cluster|info", "cluster", 2, STALE, NK, server::cluster_disabled).doc(
-        "3.0.0",
-        "",
-        "Returns information about the state of a node.",
-    ),
-    cmd("cluster|keyslot", "cluster", 3, STALE, NK, server::cluster_disabled).doc("3.0.0", "", "Returns the hash slot for a key."),
-    cmd("cluster|links", "cluster", 2, STALE, NK, server::cluster_disabled).doc(
-        "3.0.0",
-        "",
-        "Returns a list of all TCP links to and from peer nodes.",
-    ),
-    cmd("cluster|meet", "cluster", -4, ADMIN | STALE | NOSCRIPT, NK, server::cluster_disabled).doc(
-        "3.0.0",
-        "",
-        "Forces a node to handshake with another node.",
-    ),
-    cmd("cluster|myid", "cluster", 2, STALE, NK, server::cluster_disabled).doc("3.0.0", "", "Returns the ID of a node."),
-    cmd("cluster|myshardid", "cluster", 2, STALE, NK, server::cluster_disabled).doc("3.0.0", "", "Returns the shard ID of a node."),
-    cmd("cluster|nodes", "cluster", 2, STALE, NK, server::cluster_disabled).doc(
-        "3.0.0",
-        "",
-        "Returns the cluster configuration for a node.",
-    ),
-    cmd("cluster|replicas", "cluster", 3, ADMIN | STALE, NK, server::cluster_disabled).doc(
-        "3.0.0",
-        "",
-        "Lists the replica nodes of a master node.",
-    ),
-    cmd("cluster|replicate", "cluster", 3, ADMIN | STALE | NOSCRIPT, NK, server::cluster_disabled).doc(
-        "3.0.0",
-        "",
-        "Configure a node as replica of a master node.",
-    ),
-    cmd("cluster|reset", "cluster", -2, ADMIN | STALE | NOSCRIPT, NK, server::cluster_disabled).doc("3.0.0", "", "Resets a node."),
-    cmd("cluster|saveconfig", "cluster", 2, ADMIN | STALE | NOSCRIPT, NK, server::cluster_disabled).doc(
-        "3.0.0",
-        "",
-        "Forces a node to save the cluster configuration to disk.",
-    ),
-    cmd("cluster|set-config-epoch", "cluster", 3, ADMIN | STALE | NOSCRIPT, NK, server::cluster_disabled).doc(
-        "3.0.0",
-        "",
-        "Sets the configuration epoch for a new node.",
-    ),
-    cmd("cluster|setslot", "cluster", -4, ADMIN | STALE | NOSCRIPT, NK, server::cluster_disabled).doc(
-        "3.0.0",
-        "",
-        "Binds a hash slot to a node.",
-    ),
-    cmd("cluster|shards", "cluster", 2, STALE, NK, server::cluster_disabled).doc(
-        "3.0.0",
-        "",
-        "Returns the mapping of cluster slots to shards.",
-    ),
-    cmd("cluster|slaves", "cluster", 3, ADMIN | STALE, NK, server::cluster_disabled).doc(
-        "3.0.0",
-        "",
-        "Lists the replica nodes of a master node.",
-    ),
-    cmd("cluster|slots", "cluster", 2, STALE, NK, server::cluster_disabled).doc(
-        "3.0.0",
-        "",
-        "Returns the mapping of cluster slots to nodes.",
-    ),
+    cluster_sub("cluster|addslots", -3, ADMIN | STALE | NOSCRIPT, "Assigns new hash slots to a node."),
+    cluster_sub("cluster|addslotsrange", -4, ADMIN | STALE | NOSCRIPT, "Assigns new hash slot ranges to a node."),
+    cluster_sub("cluster|bumpepoch", 2, ADMIN | STALE | NOSCRIPT, "Advances the cluster config epoch."),
+    cluster_sub("cluster|count-failure-reports", 3, ADMIN | STALE, "Returns the number of active failure reports active for a node."),
+    cluster_sub("cluster|countkeysinslot", 3, STALE, "Returns the number of keys in a hash slot."),
+    cluster_sub("cluster|delslots", -3, ADMIN | STALE | NOSCRIPT, "Sets hash slots as unbound for a node."),
+    cluster_sub("cluster|delslotsrange", -4, ADMIN | STALE | NOSCRIPT, "Sets hash slot ranges as unbound for a node."),
+    cluster_sub("cluster|failover", -2, ADMIN | STALE | NOSCRIPT, "Forces a replica to perform a manual failover of its master."),
+    cluster_sub("cluster|flushslots", 2, ADMIN | STALE | NOSCRIPT, "Deletes all slots information from a node."),
+    cluster_sub("cluster|forget", 3, ADMIN | STALE | NOSCRIPT, "Removes a node from the nodes table."),
+    cluster_sub("cluster|getkeysinslot", 4, STALE, "Returns the key names in a hash slot."),
+    cluster_sub("cluster|help", 2, LOADING | STALE, "Returns helpful text about the different subcommands."),
+    cluster_sub("cluster|info", 2, STALE, "Returns information about the state of a node."),
+    cluster_sub("cluster|keyslot", 3, STALE, "Returns the hash slot for a key."),
+    cluster_sub("cluster|links", 2, STALE, "Returns a list of all TCP links to and from peer nodes."),
+    cluster_sub("cluster|meet", -4, ADMIN | STALE | NOSCRIPT, "Forces a node to handshake with another node."),
+    cluster_sub("cluster|myid", 2, STALE, "Returns the ID of a node."),
+    cluster_sub("cluster|myshardid", 2, STALE, "Returns the shard ID of a node."),
+    cluster_sub("cluster|nodes", 2, STALE, "Returns the cluster configuration for a node."),
+    cluster_sub("cluster|replicas", 3, ADMIN | STALE, "Lists the replica nodes of a master node."),
+    cluster_sub("cluster|replicate", 3, ADMIN | STALE | NOSCRIPT, "Configure a node as replica of a master node."),
+    cluster_sub("cluster|reset", -2, ADMIN | STALE | NOSCRIPT, "Resets a node."),
+    cluster_sub("cluster|saveconfig", 2, ADMIN | STALE | NOSCRIPT, "Forces a node to save the cluster configuration to disk."),
+    cluster_sub("cluster|set-config-epoch", 3, ADMIN | STALE | NOSCRIPT, "Sets the configuration epoch for a new node."),
+    cluster_sub("cluster|setslot", -4, ADMIN | STALE | NOSCRIPT, "Binds a hash slot to a node."),
+    cluster_sub("cluster|shards", 2, STALE, "Returns the mapping of cluster slots to shards."),
+    cluster_sub("cluster|slaves", 3, ADMIN | STALE, "Lists the replica nodes of a master node."),
+    cluster_sub("cluster|slots", 2, STALE, "Returns the mapping of cluster slots to nodes."),
 ];
+
+/// One CLUSTER subcommand: all answer `cluster_disabled`.
+const fn cluster_sub(name: &'static str, arity: i32, flags: u32, summary: &'static str) -> CommandDef {
+    cmd(name, "cluster", arity, flags, NK, server::cluster_disabled).doc("3.0.0", "", summary)
+}
 
 static OBJECT_SUBS: &[CommandDef] = &[
     cmd("object|encoding", "generic", 3, READONLY, (2, 2, 1), keys::object_encoding)

@@ -79,10 +79,8 @@ async fn run(srv: &Server, client: &mut Client, mut stream: TcpStream) -> std::i
                 continue;
             }
             _ = outbox::ready(&sub) => {
-                // Swap buffers so both keep their capacity across bursts.
-                spare.clear();
-                sub.as_ref().expect("subscribed").take(&mut spare);
-                if !spare.is_empty() && forward(&srv.stats.net_output, &shared, &mut stream, None, &spare).await?.is_none() {
+                let o = sub.as_ref().expect("subscribed");
+                if !send_queued(o, &mut spare, &srv.stats.net_output, &shared, &mut stream).await? {
                     return Ok(());
                 }
                 continue;
@@ -91,9 +89,8 @@ async fn run(srv: &Server, client: &mut Client, mut stream: TcpStream) -> std::i
                 // The worker's other ready connections run first, so the stream they
                 // write joins this one send (Redis feeds replicas once per loop round).
                 tokio::task::yield_now().await;
-                spare.clear();
-                stream_out.as_ref().expect("a replica").take(&mut spare);
-                if !spare.is_empty() && forward(&srv.stats.net_repl_output, &shared, &mut stream, None, &spare).await?.is_none() {
+                let o = stream_out.as_ref().expect("a replica");
+                if !send_queued(o, &mut spare, &srv.stats.net_repl_output, &shared, &mut stream).await? {
                     return Ok(());
                 }
                 continue;
@@ -227,6 +224,20 @@ async fn run(srv: &Server, client: &mut Client, mut stream: TcpStream) -> std::i
 }
 
 /// Waits for the next message of an optional queue (never, without one).
+/// Writes what `o` has queued; false when the client was killed meanwhile. The queue
+/// and `spare` swap buffers, so both keep their capacity across bursts.
+async fn send_queued(
+    o: &outbox::Outbox,
+    spare: &mut Vec<u8>,
+    counter: &crate::stats::Counter,
+    shared: &ClientShared,
+    stream: &mut TcpStream,
+) -> std::io::Result<bool> {
+    spare.clear();
+    o.take(spare);
+    Ok(spare.is_empty() || forward(counter, shared, stream, None, spare).await?.is_some())
+}
+
 async fn recv_opt(rx: &mut Option<mpsc::UnboundedReceiver<bytes::Bytes>>) -> Option<bytes::Bytes> {
     match rx {
         Some(rx) => rx.recv().await,

@@ -49,11 +49,6 @@ impl Outbox {
         self.shared.omem.store(0, Ordering::Relaxed);
     }
 
-    /// Bytes queued and not yet taken.
-    pub fn pending(&self) -> usize {
-        self.queue.lock().len()
-    }
-
     /// Appends `bytes`, disconnecting the client when it is over `limits`; false when
     /// the client is gone or being closed (the producer may then forget it).
     pub fn send(&self, bytes: &[u8], limits: Limits) -> bool {

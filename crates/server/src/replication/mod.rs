@@ -294,13 +294,10 @@ fn full_resync(ctx: &mut Ctx, psync: bool) -> CmdResult {
         ctx.out.buf.extend_from_slice(format!("$EOF:{mark}\r\n").as_bytes());
         ctx.out.buf.extend_from_slice(&rdb);
         ctx.out.buf.extend_from_slice(mark.as_bytes());
+        ctx.client.stream_held = Some(out);
     } else {
         ctx.out.buf.extend_from_slice(format!("${}\r\n", rdb.len()).as_bytes());
         ctx.out.buf.extend_from_slice(&rdb);
-    }
-    if diskless {
-        ctx.client.stream_held = Some(out);
-    } else {
         ctx.client.stream_out = Some(out);
     }
     srv.stats.sync_full.fetch_add(1, std::sync::atomic::Ordering::Relaxed);

@@ -118,10 +118,8 @@ unsafe fn call_on_stack(l: *mut ffi::lua_State, raise: bool) -> bool {
             true
         }
         Some(Err(e)) => {
+            with_run(|run| run.srv.stats.error(&error_text(&e)));
             push_err(l, &e);
-            if let Some(text) = table_err(l) {
-                with_run(|run| run.srv.stats.error(&text));
-            }
             counted(l);
             raise
         }
@@ -158,17 +156,6 @@ unsafe fn counted(l: *mut ffi::lua_State) {
     push_bytes(l, IGNORE_STATS.as_bytes());
     ffi::lua_pushboolean(l, 1);
     ffi::lua_rawset(l, -3);
-}
-
-/// The `err` field of the table on top of the stack.
-unsafe fn table_err(l: *mut ffi::lua_State) -> Option<String> {
-    push_bytes(l, b"err");
-    ffi::lua_rawget(l, -2);
-    let mut len = 0usize;
-    let p = ffi::lua_tolstring(l, -1, &mut len);
-    let text = (!p.is_null()).then(|| String::from_utf8_lossy(std::slice::from_raw_parts(p as *const u8, len)).into_owned());
-    ffi::lua_settop(l, -2);
-    text
 }
 
 /// Redis's name for the mark.
