@@ -72,7 +72,16 @@ impl Redis {
             let until = Instant::now() + Duration::from_secs(5);
             while Instant::now() < until {
                 if let Ok(s) = TcpStream::connect(("127.0.0.1", port)) {
-                    return Redis { child, conn: BufReader::new(s) };
+                    // Only a PONG from our own, still running child counts (a loaded
+                    // machine once reset the first command of a server that had just
+                    // accepted): otherwise try the next port.
+                    let mut conn = BufReader::new(s);
+                    let mut line = String::new();
+                    let pong = conn.get_mut().write_all(b"PING\r\n").is_ok() && conn.read_line(&mut line).is_ok() && line == "+PONG\r\n";
+                    if pong && matches!(child.try_wait(), Ok(None)) {
+                        return Redis { child, conn };
+                    }
+                    break;
                 }
                 std::thread::sleep(Duration::from_millis(20));
             }
