@@ -173,6 +173,20 @@ impl Blocking {
         done
     }
 
+    /// A master turned replica ends every blocked pop with Redis's error: its keys now
+    /// change only by its master's stream, which serves no one here.
+    pub fn unblock_all(&self, srv: &Server) {
+        let waiters: Vec<Arc<Waiter>> = self.by_client.lock().values().cloned().collect();
+        for w in waiters {
+            let mut out = ReplyBuf::new();
+            out.resp3 = w.resp3;
+            out.error("UNBLOCKED force unblock from blocking operation, instance state changed (master -> replica?)");
+            if self.finish(&w, out.buf) {
+                count_call(srv, &w.args, true);
+            }
+        }
+    }
+
     /// Serves the clients waiting on the keys made ready, oldest first. Runs with no
     /// shard lock held; a served command that makes more keys ready serves those too.
     pub fn serve(&self, srv: &Server, ready: Vec<KeyId>, now: u64) {

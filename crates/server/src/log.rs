@@ -11,6 +11,13 @@ use tracing_subscriber::registry::LookupSpan;
 
 pub struct RedisFormat;
 
+/// The role letter after the pid: `M` for a master, `S` for a replica, as Redis writes.
+static ROLE: std::sync::atomic::AtomicU8 = std::sync::atomic::AtomicU8::new(b'M');
+
+pub fn set_role(letter: u8) {
+    ROLE.store(letter, std::sync::atomic::Ordering::Relaxed);
+}
+
 const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
 
 /// Days since 1970-01-01 to (year, month 1-12, day).
@@ -46,7 +53,8 @@ where
             Level::DEBUG => '-',
             Level::TRACE => '.',
         };
-        write!(w, "{}:M {} {} ", std::process::id(), timestamp(), mark)?;
+        let role = ROLE.load(std::sync::atomic::Ordering::Relaxed) as char;
+        write!(w, "{}:{role} {} {} ", std::process::id(), timestamp(), mark)?;
         ctx.field_format().format_fields(w.by_ref(), event)?;
         writeln!(w)
     }

@@ -746,11 +746,13 @@ fn readonly_masterdown_noreplicas() {
     assert!(down);
     const MD: &str = "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.";
     assert_eq!(err(&mut rc, &["GET", "k"]), MD);
-    assert_eq!(err(&mut rc, &["SET", "k", "x"]), MD);
+    // Redis checks read-only before the link: a write gets READONLY.
+    assert_eq!(err(&mut rc, &["SET", "k", "x"]), RO);
     assert_eq!(err(&mut rc, &["DBSIZE"]), MD);
     let mut refc = reference.client();
     q(&mut refc, &["CONFIG", "SET", "replica-serve-stale-data", "no"]);
     assert_eq!(err(&mut refc, &["GET", "k"]), MD, "redis-server");
+    assert_eq!(err(&mut refc, &["SET", "k", "x"]), RO, "redis-server");
     // Commands flagged stale still run.
     assert_eq!(r.info()["role"], "slave");
     q(&mut rc, &["CONFIG", "GET", "maxmemory"]);

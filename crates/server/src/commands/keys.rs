@@ -149,6 +149,10 @@ pub fn scan(ctx: &mut Ctx) -> CmdResult {
                 }
             }
         }
+        // A replica leaves expired keys to its master's DELs (it only hides them).
+        if ctx.srv.replica_mode.load(std::sync::atomic::Ordering::Relaxed) {
+            expired.clear();
+        }
         for k in &expired {
             if shard.remove(crate::keyspace::hash_key(k), k).is_some() {
                 ctx.srv.key_expired(db, k);
@@ -181,9 +185,11 @@ pub fn randomkey(ctx: &mut Ctx) -> CmdResult {
         }
         let Some(e) = shard.dict.random_entry(rand::random::<u64>) else { continue };
         if e.expire_at != 0 && e.expire_at <= ctx.now {
-            let key = e.key.to_vec();
-            shard.remove(hash_key(&key), &key);
-            ctx.srv.key_expired(db, &key);
+            if !ctx.srv.replica_mode.load(std::sync::atomic::Ordering::Relaxed) {
+                let key = e.key.to_vec();
+                shard.remove(hash_key(&key), &key);
+                ctx.srv.key_expired(db, &key);
+            }
             continue;
         }
         let key = e.key.to_vec();

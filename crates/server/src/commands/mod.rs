@@ -112,14 +112,15 @@ impl<'a, 's> Ctx<'a, 's> {
     /// (lazy expiry); updates its access clock.
     pub fn lookup_in(&mut self, db: usize, key: &[u8]) -> Option<&mut Entry> {
         let hash = self.hash_of(key);
-        lookup_live(&mut self.keys, self.srv, !self.client.no_touch, self.now, db, key, hash)
+        lookup_live(&mut self.keys, self.srv, (!self.client.no_touch, self.client.is_master_link), self.now, db, key, hash)
     }
 
     /// Like [`Ctx::get_str`], but also hands out the reply buffer so a handler can send
     /// the value without copying it.
     pub fn get_str_out(&mut self, key: &[u8]) -> Result<(Option<&Blob>, &mut ReplyBuf), Error> {
         let hash = self.hash_of(key);
-        let e = lookup_live(&mut self.keys, self.srv, !self.client.no_touch, self.now, self.client.db, key, hash);
+        let e =
+            lookup_live(&mut self.keys, self.srv, (!self.client.no_touch, self.client.is_master_link), self.now, self.client.db, key, hash);
         self.srv.stats.keyspace(e.is_some());
         let b = match e {
             None => {
@@ -143,7 +144,7 @@ impl<'a, 's> Ctx<'a, 's> {
         let db = self.client.db;
         let srv = self.srv;
         let hash = self.hash_of(key);
-        let r = lookup_live(&mut self.keys, srv, !self.client.no_touch, self.now, db, key, hash);
+        let r = lookup_live(&mut self.keys, srv, (!self.client.no_touch, self.client.is_master_link), self.now, db, key, hash);
         srv.stats.keyspace(r.is_some());
         if r.is_none() {
             key_miss(srv, self.client, key);
@@ -172,7 +173,8 @@ impl<'a, 's> Ctx<'a, 's> {
     /// straight from the value.
     pub fn read_out<T: Typed>(&mut self, key: &[u8]) -> Result<(Option<&mut T>, &mut ReplyBuf), Error> {
         let hash = self.hash_of(key);
-        let e = lookup_live(&mut self.keys, self.srv, !self.client.no_touch, self.now, self.client.db, key, hash);
+        let e =
+            lookup_live(&mut self.keys, self.srv, (!self.client.no_touch, self.client.is_master_link), self.now, self.client.db, key, hash);
         self.srv.stats.keyspace(e.is_some());
         match e {
             None => {
@@ -285,7 +287,7 @@ impl<'a, 's> Ctx<'a, 's> {
     /// OBJECT must not make a key look recently used); counts hits and misses.
     pub fn lookup_notouch(&mut self, key: &[u8]) -> Option<&mut Entry> {
         let hash = self.hash_of(key);
-        let r = lookup_live(&mut self.keys, self.srv, false, self.now, self.client.db, key, hash);
+        let r = lookup_live(&mut self.keys, self.srv, (false, self.client.is_master_link), self.now, self.client.db, key, hash);
         self.srv.stats.keyspace(r.is_some());
         if r.is_none() {
             key_miss(self.srv, self.client, key);
@@ -297,7 +299,7 @@ impl<'a, 's> Ctx<'a, 's> {
     /// in Redis).
     pub fn lookup_quiet(&mut self, key: &[u8]) -> Option<&mut Entry> {
         let hash = self.hash_of(key);
-        let r = lookup_live(&mut self.keys, self.srv, false, self.now, self.client.db, key, hash);
+        let r = lookup_live(&mut self.keys, self.srv, (false, self.client.is_master_link), self.now, self.client.db, key, hash);
         self.srv.stats.keyspace(r.is_some());
         r
     }
@@ -393,11 +395,24 @@ fn key_miss(srv: &Server, client: &Client, key: &[u8]) {
 }
 
 /// Finds a live key, removing it (and propagating the DEL) if it has expired.
-fn lookup_live<'k>(keys: &'k mut Locked, srv: &Server, touch: bool, now: u64, db: usize, key: &[u8], hash: u64) -> Option<&'k mut Entry> {
+fn lookup_live<'k>(
+    keys: &'k mut Locked,
+    srv: &Server,
+    (touch, obey): (bool, bool),
+    now: u64,
+    db: usize,
+    key: &[u8],
+    hash: u64,
+) -> Option<&'k mut Entry> {
     let slot = Slot { db: db as u32, shard: crate::keyspace::shard_of(hash) as u32 };
     let shard = keys.shard_mut(slot);
     let expired = matches!(shard.get(hash, key), Some(e) if e.expire_at != 0 && e.expire_at <= now);
-    if expired {
+    if expired && !obey {
+        // A replica keeps an expired key until its master's DEL arrives, hiding it from
+        // its own clients meanwhile (Redis 7); its master's commands still see it.
+        if srv.replica_mode.load(std::sync::atomic::Ordering::Relaxed) {
+            return None;
+        }
         shard.remove(hash, key);
         srv.key_expired(db, key);
     }
@@ -493,22 +508,16 @@ fn replication_refusal(srv: &Server, client: &Client, def: &CommandDef) -> Optio
         return None;
     }
     if !srv.replica_mode.load(std::sync::atomic::Ordering::Relaxed) {
-        let few = write && s.min_replicas_to_write > 0 && srv.replicas.good(s.min_replicas_max_lag) < s.min_replicas_to_write;
-        return few.then_some(NOREPLICAS);
+        return (write && srv.replicas.too_few(s)).then_some(NOREPLICAS);
     }
-    let master = srv.master.lock().clone();
-    match master {
-        Some(link) => {
-            let stale_ok = def.flags & table::STALE != 0
-                && !(def.name == "exec" && client.multi.as_ref().is_some_and(|q| q.iter().any(|c| c.def.flags & table::STALE == 0)));
-            if !s.replica_serve_stale_data && link.status() != "up" && !stale_ok {
-                return Some(MASTERDOWN);
-            }
-            (write && s.replica_read_only).then_some(READONLY)
-        }
-        None => (write && s.min_replicas_to_write > 0 && srv.replicas.good(s.min_replicas_max_lag) < s.min_replicas_to_write)
-            .then_some(NOREPLICAS),
+    // Redis checks read-only before the link.
+    if write && s.replica_read_only {
+        return Some(READONLY);
     }
+    let link = srv.master.lock().clone()?;
+    let stale_ok = def.flags & table::STALE != 0
+        && !(def.name == "exec" && client.multi.as_ref().is_some_and(|q| q.iter().any(|c| c.def.flags & table::STALE == 0)));
+    (!s.replica_serve_stale_data && link.status() != "up" && !stale_ok).then_some(MASTERDOWN)
 }
 
 const MISCONF: &str = "MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk. Commands that may modify the data set are disabled, because this instance is configured to report errors during writes if RDB snapshotting fails (stop-writes-on-bgsave-error option). Please check the Redis logs for details about the RDB error.";

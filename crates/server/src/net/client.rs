@@ -200,6 +200,9 @@ pub struct Client {
     /// After a diskless full sync the stream waits here for the replica's first ACK:
     /// bytes right behind the RDB's end mark would hide the mark from the reader.
     pub stream_held: Option<Arc<crate::net::outbox::Outbox>>,
+    /// Set by SYNC/PSYNC for a full resync: the connection sends it (see
+    /// `replication::send_full_sync`).
+    pub full_sync: Option<crate::replication::FullSync>,
     /// The error this command returns is already in errorstats (a script ending with
     /// the error of a command it called).
     pub error_counted: bool,
@@ -268,6 +271,7 @@ impl Client {
             feed: None,
             stream_out: None,
             stream_held: None,
+            full_sync: None,
             error_counted: false,
             stop_feed: false,
             is_replica: false,

@@ -142,6 +142,9 @@ async fn run(srv: &Server, client: &mut Client, mut stream: TcpStream) -> std::i
                 }
             };
             let argc = if inline { owned.len() } else { ranges.len() };
+            if argc == 0 && client.is_replica {
+                srv.replicas.alive(shared.id);
+            }
             if argc > 0 {
                 let mut stack: [&[u8]; 16] = [&[]; 16];
                 let heap: Vec<&[u8]>;
@@ -177,6 +180,13 @@ async fn run(srv: &Server, client: &mut Client, mut stream: TcpStream) -> std::i
                         tokio::time::sleep(Duration::from_millis(5)).await;
                     };
                     out.int(acked as i64);
+                }
+                if let Some(job) = client.full_sync.take() {
+                    hold = None;
+                    flush(&mut stream, &mut out, srv, client.woff.get()).await?;
+                    if !crate::replication::send_full_sync(srv, client, &mut stream, job).await? {
+                        return Ok(());
+                    }
                 }
                 if let Some(spec) = client.block.take() {
                     hold = None;

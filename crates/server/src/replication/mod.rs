@@ -22,6 +22,8 @@ pub struct Replica {
     pub ip: String,
     pub listening_port: u16,
     pub online: bool,
+    /// Its full resync's RDB is being written to it (INFO's `send_bulk`).
+    pub sending: bool,
     /// Sent SYNC/PSYNC: from then on a replica for INFO (a connection that has only
     /// sent REPLCONF is not one yet, as in Redis).
     pub attached: bool,
@@ -49,9 +51,32 @@ impl Replicas {
         self.map.lock().values().filter(|r| r.online && r.ack_offset >= offset).count()
     }
 
+    /// A newline from a replica (it sends one a second while it loads our RDB) counts
+    /// as an ACK for its timeout, as in Redis.
+    pub fn alive(&self, id: u64) {
+        if let Some(r) = self.map.lock().get_mut(&id) {
+            r.last_ack = Instant::now();
+        }
+    }
+
     /// Replicas online whose last ACK is at most `max_lag` seconds old.
     pub fn good(&self, max_lag: u64) -> usize {
         self.map.lock().values().filter(|r| r.online && r.last_ack.elapsed().as_secs() <= max_lag).count()
+    }
+
+    /// `ip:listening-port`, how Redis names a replica in its log.
+    /// Writes are refused (NOREPLICAS): fewer good replicas than `min-replicas-to-write`
+    /// (either setting at 0 turns the check off, as in Redis).
+    pub fn too_few(&self, s: &crate::config::Settings) -> bool {
+        s.min_replicas_to_write > 0 && s.min_replicas_max_lag > 0 && self.good(s.min_replicas_max_lag) < s.min_replicas_to_write
+    }
+
+    /// `addr` (the connection's peer) stands in before it declared a listening port.
+    pub fn name(&self, id: u64, addr: &str) -> String {
+        match self.map.lock().get(&id) {
+            Some(r) if r.listening_port != 0 => format!("{}:{}", r.ip, r.listening_port),
+            _ => addr.to_string(),
+        }
     }
 
     pub fn remove(&self, id: u64) {
@@ -68,13 +93,21 @@ impl Replicas {
                 "slave{i}:ip={},port={},state={},offset={},lag={}\r\n",
                 r.ip,
                 r.listening_port,
-                if r.online { "online" } else { "wait_bgsave" },
+                match (r.online, r.sending) {
+                    (true, _) => "online",
+                    (false, true) => "send_bulk",
+                    (false, false) => "wait_bgsave",
+                },
                 r.ack_offset,
                 r.last_ack.elapsed().as_secs()
             ));
         }
         out
     }
+}
+
+fn name(ctx: &Ctx) -> String {
+    ctx.srv.replicas.name(ctx.client.shared.id, &ctx.client.shared.addr)
 }
 
 fn peer_ip(addr: &str) -> String {
@@ -91,6 +124,7 @@ fn register(ctx: &mut Ctx, port: Option<u16>, online: Option<bool>) {
         ip: peer_ip(&ctx.client.shared.addr),
         listening_port: 0,
         online: false,
+        sending: false,
         attached: false,
         ack_offset: 0,
         last_ack: Instant::now(),
@@ -102,6 +136,8 @@ fn register(ctx: &mut Ctx, port: Option<u16>, online: Option<bool>) {
     if let Some(o) = online {
         e.online = o;
         e.attached = true;
+        // Online from now: its repl-timeout counts from here, not from its first REPLCONF.
+        e.last_ack = Instant::now();
         // SYNC/PSYNC make the connection a replica's link (flag S in CLIENT LIST).
         ctx.client.shared.replica.store(true, std::sync::atomic::Ordering::Relaxed);
     }
@@ -166,7 +202,7 @@ pub fn replconf(ctx: &mut Ctx) -> CmdResult {
 /// SYNC: the pre-PSYNC full synchronisation (`$<len>` RDB, then the stream).
 pub fn sync(ctx: &mut Ctx) -> CmdResult {
     no_master_link(ctx)?;
-    tracing::info!("Replica {} asks for synchronization", ctx.client.shared.addr);
+    tracing::info!("Replica {} asks for synchronization", name(ctx));
     full_resync(ctx, false)
 }
 
@@ -187,7 +223,7 @@ pub fn psync(ctx: &mut Ctx) -> CmdResult {
     }
     no_master_link(ctx)?;
     let (want_id, want_off) = (want_id.as_str(), want_off.as_str());
-    tracing::info!("Replica {} asks for synchronization", ctx.client.shared.addr);
+    tracing::info!("Replica {} asks for synchronization", name(ctx));
     let replid = ctx.srv.replid.lock().clone();
     let replid2 = ctx.srv.replid2.lock().clone();
     let second = ctx.srv.second_repl_offset.load(std::sync::atomic::Ordering::Relaxed);
@@ -204,19 +240,19 @@ pub fn psync(ctx: &mut Ctx) -> CmdResult {
                 register(ctx, None, Some(true));
                 tracing::info!(
                     "Partial resynchronization request from {} accepted. Sending {} bytes of backlog starting from offset {from}.",
-                    ctx.client.shared.addr,
+                    name(ctx),
                     tail.len()
                 );
                 return Ok(());
             }
         }
-        tracing::info!("Unable to partial resync with replica {} for lack of backlog", ctx.client.shared.addr);
+        tracing::info!("Unable to partial resync with replica {} for lack of backlog (Replica request was: {want_off}).", name(ctx));
     } else if want_id != "?" {
         tracing::info!(
             "Partial resynchronization not accepted: Replication ID mismatch (Replica asked for '{want_id}', my replication IDs are '{replid}' and '{replid2}')"
         );
     } else {
-        tracing::info!("Full resync requested by replica {}", ctx.client.shared.addr);
+        tracing::info!("Full resync requested by replica {}", name(ctx));
     }
     if want_id != "?" {
         ctx.srv.stats.sync_partial_err.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -260,53 +296,119 @@ fn stream_out(ctx: &Ctx) -> Arc<Outbox> {
     Arc::new(Outbox::new(ctx.client.shared.clone()))
 }
 
+/// A full resync in progress: the snapshot is taken on its own thread while the
+/// connection keeps the replica's link alive (see [`send_full_sync`]).
+pub struct FullSync {
+    /// The stream offset of the snapshot point, once it is taken.
+    at: tokio::sync::oneshot::Receiver<u64>,
+    rdb: tokio::sync::oneshot::Receiver<std::io::Result<Vec<u8>>>,
+    out: Arc<Outbox>,
+    psync: bool,
+}
+
 /// A full resync: the stream subscription and the reported offset are taken at the
-/// snapshot point, so the stream continues exactly where the snapshot ends.
+/// snapshot point, so the stream continues exactly where the snapshot ends. The
+/// connection sends the rest (`+FULLRESYNC`, the RDB) from [`send_full_sync`].
 fn full_resync(ctx: &mut Ctx, psync: bool) -> CmdResult {
     use crate::persistence::snapshot::{self, Job, Target};
-    let out = stream_out(ctx);
-    let tx = out.clone();
-    let srv = ctx.srv;
-    let mut at = 0;
-    register(ctx, None, Some(false));
-    let rdb = tokio::task::block_in_place(|| {
-        let started = snapshot::begin(srv, Job::Replication, Target::Mem(Vec::new()), false, true, || {
-            srv.journal.subscribe(tx);
-            at = srv.journal.offset();
-        })
-        .expect("waits for its turn");
-        started.complete(srv)
-    });
-    let Ok(Target::Mem(rdb)) = rdb else {
+    let Some(srv) = ctx.srv.me.get().and_then(|w| w.upgrade()) else {
         return Err("ERR Background save failed".into());
     };
+    let out = stream_out(ctx);
+    let tx = out.clone();
+    register(ctx, None, Some(false));
+    let (at_tx, at) = tokio::sync::oneshot::channel();
+    let (rdb_tx, rdb) = tokio::sync::oneshot::channel();
+    std::thread::Builder::new()
+        .name("ferrokv-sync".into())
+        .spawn(move || {
+            let started = snapshot::begin(&srv, Job::Replication, Target::Mem(Vec::new()), false, true, || {
+                srv.journal.subscribe(tx);
+                let _ = at_tx.send(srv.journal.offset());
+            })
+            .expect("waits for its turn");
+            let res = started.complete(&srv).and_then(|t| match t {
+                Target::Mem(v) => Ok(v),
+                Target::File(_) => Err(std::io::Error::other("snapshot to memory")),
+            });
+            let _ = rdb_tx.send(res);
+        })
+        .map_err(|e| crate::commands::Error::from(format!("ERR Background save failed: {e}")))?;
+    ctx.client.full_sync = Some(FullSync { at, rdb, out, psync });
+    Ok(())
+}
+
+/// The connection's part of a full resync: `+FULLRESYNC` as soon as the snapshot point
+/// is taken, a newline every second while the snapshot is produced (the replica's
+/// `repl-timeout` must not expire meanwhile: Redis sends the same), then the RDB
+/// (framed by its length, or by an EOF mark for a diskless replica), and from then on
+/// the write stream. Returns false when the link must close.
+pub async fn send_full_sync(
+    srv: &Server,
+    client: &mut crate::net::client::Client,
+    stream: &mut tokio::net::TcpStream,
+    job: FullSync,
+) -> std::io::Result<bool> {
+    use tokio::io::AsyncWriteExt;
+    let FullSync { mut at, mut rdb, out, psync } = job;
+    let shared = client.shared.clone();
+    let id = shared.id;
+    let name = srv.replicas.name(id, &shared.addr);
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
+    tick.tick().await;
+    let at = loop {
+        tokio::select! {
+            r = &mut at => break r.ok(),
+            _ = tick.tick() => stream.write_all(b"\n").await?,
+            _ = shared.kill.notified() => return Ok(false),
+        }
+    };
+    let Some(at) = at else { return Ok(false) };
     // `repl-diskless-sync yes` (Redis 7's default) to a replica that reads it: the RDB
     // framed by a random 40-byte mark instead of its length, as Redis streams it.
-    let capa_eof = srv.replicas.map.lock().get(&ctx.client.shared.id).is_some_and(|r| r.capa_eof);
+    let capa_eof = srv.replicas.map.lock().get(&id).is_some_and(|r| r.capa_eof);
     let diskless = psync && capa_eof && srv.config.get("repl-diskless-sync").as_deref() == Some("yes");
     if psync {
         let replid = srv.replid.lock().clone();
-        ctx.out.buf.extend_from_slice(format!("+FULLRESYNC {replid} {at}\r\n").as_bytes());
+        stream.write_all(format!("+FULLRESYNC {replid} {at}\r\n").as_bytes()).await?;
         tracing::info!("Starting BGSAVE for SYNC with target: {}", if diskless { "replicas sockets" } else { "disk" });
     }
+    let rdb = loop {
+        tokio::select! {
+            r = &mut rdb => break r,
+            _ = tick.tick() => stream.write_all(b"\n").await?,
+            _ = shared.kill.notified() => return Ok(false),
+        }
+    };
+    let Ok(Ok(rdb)) = rdb else {
+        tracing::warn!("Background save for the replica {name} failed: closing its link");
+        return Ok(false);
+    };
+    if let Some(r) = srv.replicas.map.lock().get_mut(&id) {
+        r.sending = true;
+    }
+    let mark = crate::server::random_hex(40);
+    let head = if diskless { format!("$EOF:{mark}\r\n") } else { format!("${}\r\n", rdb.len()) };
+    stream.write_all(head.as_bytes()).await?;
+    stream.write_all(&rdb).await?;
     if diskless {
-        let mark = crate::server::random_hex(40);
-        ctx.out.buf.extend_from_slice(format!("$EOF:{mark}\r\n").as_bytes());
-        ctx.out.buf.extend_from_slice(&rdb);
-        ctx.out.buf.extend_from_slice(mark.as_bytes());
-        ctx.client.stream_held = Some(out);
+        stream.write_all(mark.as_bytes()).await?;
+        // Bytes right behind the end mark would hide it from the reader: the stream
+        // waits for the replica's first ACK.
+        client.stream_held = Some(out);
     } else {
-        ctx.out.buf.extend_from_slice(format!("${}\r\n", rdb.len()).as_bytes());
-        ctx.out.buf.extend_from_slice(&rdb);
-        ctx.client.stream_out = Some(out);
+        client.stream_out = Some(out);
     }
+    srv.stats.net_repl_output.add((head.len() + rdb.len()) as u64);
     srv.stats.sync_full.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    register(ctx, None, Some(true));
-    if let Some(r) = srv.replicas.map.lock().get_mut(&ctx.client.shared.id) {
-        r.ack_offset = at;
+    if let Some(r) = srv.replicas.map.lock().get_mut(&id) {
+        r.sending = false;
+        r.online = true;
+        // Its load of the RDB may take a while before it ACKs: the timeout counts from here.
+        r.last_ack = Instant::now();
     }
-    tracing::info!("Synchronization with replica {} succeeded", ctx.client.shared.addr);
-    Ok(())
+    tracing::info!("Synchronization with replica {name} succeeded");
+    Ok(true)
 }
 
 /// ROLE: `master`, the offset, and each replica's ip, port and acknowledged offset;
@@ -347,10 +449,16 @@ pub fn role(ctx: &mut Ctx) -> CmdResult {
 pub fn cron(srv: &Server, last_ping: &mut Instant) {
     // Replicas ACK every second: one silent for repl-timeout is dropped (it reconnects).
     let timeout = srv.config.get("repl-timeout").and_then(|v| v.parse::<u64>().ok()).unwrap_or(60);
-    let stale: Vec<u64> =
-        srv.replicas.map.lock().iter().filter(|(_, r)| r.online && r.last_ack.elapsed().as_secs() > timeout).map(|(id, _)| *id).collect();
-    for id in stale {
-        tracing::warn!("Disconnecting timedout replica (streaming sync): {id}");
+    let stale: Vec<(u64, String)> = srv
+        .replicas
+        .map
+        .lock()
+        .iter()
+        .filter(|(_, r)| r.online && r.last_ack.elapsed().as_secs() > timeout)
+        .map(|(id, r)| (*id, format!("{}:{}", r.ip, r.listening_port)))
+        .collect();
+    for (id, name) in stale {
+        tracing::warn!("Disconnecting timedout replica (streaming sync): {name}");
         if let Some(c) = srv.clients.lock().get(&id) {
             c.request_kill();
         }
@@ -402,19 +510,34 @@ pub fn info(srv: &Server) -> String {
         let up = link.state.load(Relaxed) == replica::CONNECTED;
         // As Redis: -1 without an established link, the down time only while it is down.
         let ago = if last == 0 || !up { -1 } else { ((crate::util::now_ms().saturating_sub(last)) / 1000) as i64 };
+        let syncing = link.state.load(Relaxed) == replica::SYNCING;
+        // Redis shows 1 until it has a master's history.
+        let roff = if !up && !srv.journal.is_active() { 1 } else { off };
+        let transfer = if syncing {
+            let (size, read) = (link.transfer_size.load(Relaxed), link.transfer_read.load(Relaxed) as i64);
+            let perc = if size > 0 { read as f64 / size as f64 * 100.0 } else { 0.0 };
+            let io = if last == 0 { 0 } else { (crate::util::now_ms().saturating_sub(last) / 1000) as i64 };
+            format!(
+                "master_sync_total_bytes:{size}\r\nmaster_sync_read_bytes:{read}\r\nmaster_sync_left_bytes:{}\r\nmaster_sync_perc:{perc:.2}\r\nmaster_sync_last_io_seconds_ago:{io}\r\n",
+                size - read
+            )
+        } else {
+            String::new()
+        };
         let down = match link.down_since.load(Relaxed) {
             _ if up => String::new(),
             0 => "master_link_down_since_seconds:-1\r\n".to_string(),
             t => format!("master_link_down_since_seconds:{}\r\n", (crate::util::now_ms() / 1000).saturating_sub(t)),
         };
         out.push_str(&format!(
-            "role:slave\r\nmaster_host:{}\r\nmaster_port:{}\r\nmaster_link_status:{}\r\nmaster_last_io_seconds_ago:{ago}\r\nmaster_sync_in_progress:{}\r\nslave_read_repl_offset:{off}\r\nslave_repl_offset:{off}\r\n{down}slave_priority:{}\r\nslave_read_only:{}\r\nreplica_announced:1\r\n",
+            "role:slave\r\nmaster_host:{}\r\nmaster_port:{}\r\nmaster_link_status:{}\r\nmaster_last_io_seconds_ago:{ago}\r\nmaster_sync_in_progress:{}\r\nslave_read_repl_offset:{roff}\r\nslave_repl_offset:{roff}\r\n{transfer}{down}slave_priority:{}\r\nslave_read_only:{}\r\nreplica_announced:{}\r\n",
             link.host,
             link.port,
             link.status(),
-            (link.state.load(Relaxed) == replica::SYNCING) as u8,
+            syncing as u8,
             srv.config.get("replica-priority").unwrap_or_else(|| "100".into()),
             (srv.config.get("replica-read-only").as_deref() == Some("yes")) as u8,
+            (srv.config.get("replica-announced").as_deref() != Some("no")) as u8,
         ));
     } else {
         out.push_str("role:master\r\n");
@@ -435,7 +558,7 @@ pub fn info(srv: &Server) -> String {
         srv.replid2.lock(),
         srv.journal.has_backlog() as u8,
         s.repl_backlog_size,
-        if hist == 0 { 0 } else { off - hist + 1 },
+        if srv.journal.has_backlog() { off - hist + 1 } else { 0 },
     ));
     out
 }

@@ -25,6 +25,10 @@ pub struct MasterLink {
     pub state: AtomicU8,
     /// Unix ms of the last byte from the master.
     pub last_io: AtomicU64,
+    /// The RDB of a full resync: its size (0 for a diskless one of unknown length, -1
+    /// before its header) and the bytes read so far (INFO's master_sync_* lines).
+    pub transfer_size: std::sync::atomic::AtomicI64,
+    pub transfer_read: AtomicU64,
     /// Unix seconds when an established link was lost (0: not since the last sync).
     pub down_since: AtomicU64,
     /// The database the master's stream last selected. A master does not repeat its
@@ -117,6 +121,8 @@ fn follow(srv: &Arc<Server>, host: String, port: u16, failover: bool) {
         port,
         state: AtomicU8::new(CONNECT),
         last_io: AtomicU64::new(0),
+        transfer_size: std::sync::atomic::AtomicI64::new(-1),
+        transfer_read: AtomicU64::new(0),
         down_since: AtomicU64::new(0),
         db: AtomicUsize::new(db),
         stop: AtomicBool::new(false),
@@ -124,6 +130,8 @@ fn follow(srv: &Arc<Server>, host: String, port: u16, failover: bool) {
         failover,
     });
     srv.replica_mode.store(true, std::sync::atomic::Ordering::Relaxed);
+    crate::log::set_role(b'S');
+    srv.blocking.unblock_all(srv);
     if let Some(old) = srv.master.lock().replace(link.clone()) {
         old.stop.store(true, Ordering::Release);
         old.stopped.notify_waiters();
@@ -162,6 +170,7 @@ fn follow(srv: &Arc<Server>, host: String, port: u16, failover: bool) {
 /// replicas that followed it (replid2, second_repl_offset).
 fn promote(srv: &Server) {
     srv.replica_mode.store(false, Ordering::Relaxed);
+    crate::log::set_role(b'M');
     let off = srv.journal.offset();
     let mut id = srv.replid.lock();
     *srv.replid2.lock() = id.clone();
@@ -221,6 +230,11 @@ async fn sync_and_stream(srv: &Arc<Server>, link: &Arc<MasterLink>) -> std::io::
     send_expect(&mut r, link, &[b"REPLCONF", b"capa", b"eof", b"capa", b"psync2"]).await?;
     // A cached history (we were synced before, or were a master) allows a partial resync.
     let (id, next) = (srv.replid.lock().clone(), srv.journal.offset() + 1);
+    if srv.journal.is_active() {
+        tracing::info!("Trying a partial resynchronization (request {id}:{next}).");
+    } else {
+        tracing::info!("Partial resynchronization not possible (no cached master)");
+    }
     let reply = if link.failover {
         send_expect(&mut r, link, &[b"PSYNC", id.as_bytes(), next.to_string().as_bytes(), b"FAILOVER"]).await?
     } else if srv.journal.is_active() {
@@ -232,11 +246,21 @@ async fn sync_and_stream(srv: &Arc<Server>, link: &Arc<MasterLink>) -> std::io::
         let mut it = rest.split_whitespace();
         let (mid, off) = (it.next().unwrap_or_default().to_string(), it.next().and_then(|o| o.parse::<u64>().ok()).unwrap_or(0));
         tracing::info!("Full resync from master: {mid}:{off}");
+        link.transfer_size.store(-1, Ordering::Relaxed);
+        link.transfer_read.store(0, Ordering::Relaxed);
         link.state.store(SYNCING, Ordering::Relaxed);
         let rdb = read_payload(&mut r, link).await?;
         tracing::info!("MASTER <-> REPLICA sync: Flushing old data");
         let srv2 = srv.clone();
-        let loaded = tokio::task::spawn_blocking(move || load_snapshot(&srv2, &rdb)).await.map_err(std::io::Error::other)?;
+        let mut load = tokio::task::spawn_blocking(move || load_snapshot(&srv2, &rdb));
+        // A newline a second while loading: the master's repl-timeout must not drop us.
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        let loaded = loop {
+            tokio::select! {
+                r = &mut load => break r.map_err(std::io::Error::other)?,
+                _ = tick.tick() => r.get_mut().write_all(b"\n").await?,
+            }
+        };
         loaded.map_err(std::io::Error::other)?;
         *srv.replid.lock() = mid;
         // A new history: the secondary one is forgotten (Redis's clearReplicationId2).
@@ -253,6 +277,9 @@ async fn sync_and_stream(srv: &Arc<Server>, link: &Arc<MasterLink>) -> std::io::
             *srv.replid2.lock() = id.clone();
             srv.second_repl_offset.store(next as i64, Ordering::Relaxed);
             *srv.replid.lock() = new_id.to_string();
+            tracing::info!("Master replication ID changed to {new_id}");
+            // Our replicas must learn the new history: they reconnect and continue.
+            super::disconnect_replicas(srv);
         }
         tracing::info!("Successful partial resynchronization with master.");
         tracing::info!("MASTER <-> REPLICA sync: Master accepted a Partial Resynchronization.");
@@ -272,15 +299,22 @@ async fn read_payload(r: &mut BufReader<TcpStream>, link: &MasterLink) -> std::i
     let Some(spec) = head.strip_prefix('$') else {
         return Err(std::io::Error::other(format!("Bad protocol from MASTER, the first byte is not '$': {head}")));
     };
+    let mut chunk = vec![0u8; 64 * 1024];
+    let read = async |r: &mut BufReader<TcpStream>, chunk: &mut [u8]| -> std::io::Result<usize> {
+        let n = r.read(chunk).await?;
+        if n == 0 {
+            return Err(std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "connection lost during sync"));
+        }
+        link.transfer_read.fetch_add(n as u64, Ordering::Relaxed);
+        link.last_io.store(crate::util::now_ms(), Ordering::Relaxed);
+        Ok(n)
+    };
     if let Some(mark) = spec.strip_prefix("EOF:") {
         let mark = mark.as_bytes().to_vec();
+        link.transfer_size.store(0, Ordering::Relaxed);
         let mut data = Vec::new();
-        let mut chunk = vec![0u8; 64 * 1024];
         loop {
-            let n = r.read(&mut chunk).await?;
-            if n == 0 {
-                return Err(std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "connection lost during sync"));
-            }
+            let n = read(r, &mut chunk).await?;
             data.extend_from_slice(&chunk[..n]);
             if data.ends_with(&mark) {
                 data.truncate(data.len() - mark.len());
@@ -291,9 +325,13 @@ async fn read_payload(r: &mut BufReader<TcpStream>, link: &MasterLink) -> std::i
     }
     let len: usize = spec.parse().map_err(|_| std::io::Error::other("bad RDB length from master"))?;
     tracing::info!("MASTER <-> REPLICA sync: receiving {len} bytes from master to disk");
-    let mut data = vec![0u8; len];
-    r.read_exact(&mut data).await?;
-    link.last_io.store(crate::util::now_ms(), Ordering::Relaxed);
+    link.transfer_size.store(len as i64, Ordering::Relaxed);
+    let mut data = Vec::with_capacity(len);
+    while data.len() < len {
+        let want = (len - data.len()).min(chunk.len());
+        let n = read(r, &mut chunk[..want]).await?;
+        data.extend_from_slice(&chunk[..n]);
+    }
     Ok(data)
 }
 

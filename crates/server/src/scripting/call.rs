@@ -317,7 +317,7 @@ fn admit(run: &Run<'_, '_>, def: &CommandDef, args: &[&[u8]]) -> Result<(), Stri
         if crate::persistence::snapshot::writes_refused(srv, settings) {
             return Err("-MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk. Commands that may modify the data set are disabled, because this instance is configured to report errors during writes if RDB snapshotting fails (stop-writes-on-bgsave-error option). Please check the Redis logs for details about the RDB error.".into());
         }
-        if settings.min_replicas_to_write > 0 && srv.replicas.good(settings.min_replicas_max_lag) < settings.min_replicas_to_write {
+        if srv.replicas.too_few(settings) {
             return Err("-NOREPLICAS Not enough good replicas to write.".into());
         }
     }

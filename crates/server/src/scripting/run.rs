@@ -58,7 +58,7 @@ fn prepare_checks(ctx: &Ctx, inv: &Invocation) -> Result<(), Error> {
         if inv.ro {
             return Err("ERR Can not execute a script with write flag using *_ro command.".into());
         }
-        if s.min_replicas_to_write > 0 && srv.replicas.good(s.min_replicas_max_lag) < s.min_replicas_to_write && !obey {
+        if srv.replicas.too_few(s) && !obey {
             return Err("NOREPLICAS Not enough good replicas to write.".into());
         }
     }
