@@ -1022,3 +1022,133 @@ fn replicaof_in_config_and_masterauth() {
     assert!(listed.lines().any(|l| l.contains(&format!("port={}", mu.port())) || l.contains(" user=repl ")), "{listed}");
     assert!(listed.lines().any(|l| l.contains(" user=repl ")), "{listed}");
 }
+
+/// A replica never expires keys itself (Redis 7): past their TTL they are hidden from
+/// its clients, SCAN included, but stay until the master's DEL arrives; the master's
+/// lazy expiry then removes them on every replica. Checked on a ferrokv replica and a
+/// redis-server one of the same ferrokv master, whose active expiry is off.
+#[test]
+fn a_replica_hides_expired_keys_until_its_master_deletes_them() {
+    let m = Ferro::start(&["--enable-debug-command", "yes"]);
+    let mut mc = m.client();
+    q(&mut mc, &["DEBUG", "SET-ACTIVE-EXPIRE", "0"]);
+    let r = Ferro::replica_of(&m, &[]);
+    let real = Real::start(&["--replicaof", "127.0.0.1", &m.port().to_string()]);
+    q(&mut mc, &["SET", "a", "1", "PX", "300"]);
+    q(&mut mc, &["SET", "b", "1", "PX", "300"]);
+    q(&mut mc, &["SET", "keep", "1"]);
+    wait_synced(&m, &[&r, &real], Duration::from_secs(20));
+    std::thread::sleep(Duration::from_millis(500));
+    for n in [&r as &dyn Node, &real] {
+        let mut c = n.client();
+        assert_eq!(q(&mut c, &["GET", "a"]), Value::Nil, "{}", n.name());
+        assert_eq!(q(&mut c, &["EXISTS", "b"]), Value::Int(0), "{}", n.name());
+        let scan: (String, Vec<String>) = redis::cmd("SCAN").arg(0).arg("COUNT").arg(100).query(&mut c).unwrap();
+        assert_eq!(scan.1, vec!["keep".to_string()], "{}: SCAN", n.name());
+        assert_eq!(q(&mut c, &["DBSIZE"]), Value::Int(3), "{}: expired keys are kept", n.name());
+        assert_eq!(info(&mut c, "stats")["expired_keys"], "0", "{}", n.name());
+    }
+    // The master's lazy expiry deletes `a` and sends the DEL.
+    assert_eq!(q(&mut mc, &["GET", "a"]), Value::Nil);
+    for n in [&r as &dyn Node, &real] {
+        let mut c = n.client();
+        let gone = eventually(Duration::from_secs(10), || q(&mut c, &["DBSIZE"]) == Value::Int(2));
+        assert!(gone, "{}: the master's DEL removes the key\n{}", n.name(), logs(&[&m, n]));
+    }
+}
+
+/// A full resync whose snapshot takes longer than the replica's `repl-timeout`: the
+/// master sends +FULLRESYNC at the snapshot point and a newline a second until the RDB
+/// is ready (as Redis does), so a redis-server replica with `repl-timeout 2` syncs once
+/// instead of timing out and asking again. Meanwhile the replica is `wait_bgsave` with
+/// offset 0 and WAIT does not count it; a second replica (ferrokv) waits its turn and
+/// shows the master_sync_* fields while its transfer is pending.
+#[test]
+fn a_slow_full_resync_keeps_the_replica_link_alive() {
+    let m = Ferro::start(&["--rdb-key-save-delay", "1000", "--enable-debug-command", "yes"]);
+    let mut mc = m.client();
+    q(&mut mc, &["DEBUG", "POPULATE", "3000"]);
+    let real = Real::start(&["--repl-timeout", "2", "--replicaof", "127.0.0.1", &m.port().to_string()]);
+    let waiting = eventually(Duration::from_secs(5), || m.info().get("slave0").is_some_and(|l| l.contains("state=wait_bgsave")));
+    assert!(waiting, "the replica waits for the snapshot: {:?}", m.info());
+    assert!(m.info()["slave0"].contains("offset=0,"), "no ACK yet: {:?}", m.info());
+    q(&mut mc, &["SET", "during", "1"]);
+    assert_eq!(q(&mut mc, &["WAIT", "1", "300"]), Value::Int(0), "a replica still syncing has acknowledged nothing");
+    let r = Ferro::replica_of(&m, &["--repl-timeout", "2"]);
+    let mut rc = r.client();
+    let r_syncing = eventually(Duration::from_secs(15), || info(&mut rc, "replication")["master_sync_in_progress"] == "1");
+    assert!(r_syncing, "{}", logs(&[&m, &r]));
+    let ri = info(&mut rc, "replication");
+    for k in [
+        "master_sync_total_bytes",
+        "master_sync_read_bytes",
+        "master_sync_left_bytes",
+        "master_sync_perc",
+        "master_sync_last_io_seconds_ago",
+    ] {
+        assert!(ri.contains_key(k), "{k} while syncing: {ri:?}");
+    }
+    let off = wait_synced(&m, &[&real, &r], Duration::from_secs(30));
+    assert!(off > 0);
+    assert_eq!(q(&mut real.client(), &["DBSIZE"]), Value::Int(3001));
+    assert_eq!(q(&mut rc, &["DBSIZE"]), Value::Int(3001));
+    assert_eq!(info(&mut mc, "stats")["sync_full"], "2", "one full sync each, no resync loop\n{}", logs(&[&m, &real]));
+    assert!(!real.log().contains("Timeout"), "{}", logs(&[&real]));
+    let ml = m.log();
+    for p in [real.port(), r.port()] {
+        assert!(ml.contains(&format!("Synchronization with replica 127.0.0.1:{p} succeeded")), "{ml}");
+    }
+    let rl = r.log();
+    assert!(rl.contains("Partial resynchronization not possible (no cached master)"), "{rl}");
+    assert!(rl.lines().any(|l| l.split_whitespace().next().is_some_and(|w| w.ends_with(":S"))), "role letter S: {rl}");
+}
+
+/// REPLICAOF on a master ends its blocked pops with Redis's UNBLOCKED error.
+#[test]
+fn blocked_clients_are_unblocked_when_the_master_becomes_a_replica() {
+    let f = Ferro::start(&[]);
+    let real = Real::start(&[]);
+    let nowhere = common::free_port().to_string();
+    for n in [&f as &dyn Node, &real] {
+        let port = n.port();
+        let blocked = std::thread::spawn(move || {
+            let mut c = connect(port);
+            redis::cmd("BLPOP")
+                .arg("list")
+                .arg(0)
+                .query::<Value>(&mut c)
+                .map_err(|e| format!("{} {}", e.code().unwrap_or("?"), e.detail().unwrap_or("")))
+        });
+        let mut c = n.client();
+        let ok = eventually(Duration::from_secs(5), || info(&mut c, "clients")["blocked_clients"] == "1");
+        assert!(ok, "{}", n.name());
+        q(&mut c, &["REPLICAOF", "127.0.0.1", &nowhere]);
+        let e = blocked.join().unwrap().unwrap_err();
+        assert_eq!(e, "UNBLOCKED force unblock from blocking operation, instance state changed (master -> replica?)", "{}", n.name());
+        q(&mut c, &["REPLICAOF", "NO", "ONE"]);
+    }
+}
+
+/// `min-replicas-max-lag 0` turns the min-replicas check off, and `replica-announced`
+/// shows in INFO, as in Redis.
+#[test]
+fn min_replicas_lag_zero_and_replica_announced() {
+    let f = Ferro::start(&[]);
+    let real = Real::start(&[]);
+    for n in [&f as &dyn Node, &real] {
+        let mut c = n.client();
+        q(&mut c, &["CONFIG", "SET", "min-replicas-to-write", "1"]);
+        q(&mut c, &["CONFIG", "SET", "min-replicas-max-lag", "0"]);
+        assert_eq!(q(&mut c, &["SET", "k", "v"]), Value::Okay, "{}", n.name());
+        q(&mut c, &["CONFIG", "SET", "min-replicas-max-lag", "10"]);
+        assert_eq!(err(&mut c, &["SET", "k", "v"]), "NOREPLICAS Not enough good replicas to write.", "{}", n.name());
+        q(&mut c, &["CONFIG", "SET", "min-replicas-to-write", "0"]);
+        assert_eq!(n.info()["repl_backlog_first_byte_offset"], "0", "{}: no backlog yet", n.name());
+    }
+    let m = Real::master(&[]);
+    let r = Ferro::replica_of(&m, &[]);
+    wait_synced(&m, &[&r], Duration::from_secs(20));
+    let mut rc = r.client();
+    q(&mut rc, &["CONFIG", "SET", "replica-announced", "no"]);
+    assert_eq!(r.info()["replica_announced"], "0");
+}
