@@ -323,6 +323,13 @@ fn full_resync(ctx: &mut Ctx, psync: bool) -> CmdResult {
         .name("ferrokv-sync".into())
         .spawn(move || {
             let started = snapshot::begin(&srv, Job::Replication, Target::Mem(Vec::new()), false, true, || {
+                if !srv.journal.has_backlog() && !srv.replica_mode.load(std::sync::atomic::Ordering::Relaxed) {
+                    tracing::info!(
+                        "Replication backlog created, my new replication IDs are '{}' and '{}'",
+                        srv.replid.lock(),
+                        srv.replid2.lock()
+                    );
+                }
                 srv.journal.subscribe(tx);
                 let _ = at_tx.send(srv.journal.offset());
             })

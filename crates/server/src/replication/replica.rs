@@ -137,9 +137,9 @@ fn follow(srv: &Arc<Server>, host: String, port: u16, failover: bool) {
         old.stopped.notify_waiters();
     }
     // Our own writes stop: everything now comes from the master's stream. Our replicas
-    // reconnect, and follow us (chained) once our link is up, as with Redis.
+    // stay (Redis 7.2 keeps them): a partial resync with the new master goes on
+    // feeding them, a new history or a full resync disconnects them.
     srv.journal.suppress(true);
-    super::disconnect_replicas(srv);
     let srv = srv.clone();
     tokio::spawn(async move {
         while !link.stop.load(Ordering::Acquire) {
