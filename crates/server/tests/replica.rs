@@ -120,6 +120,10 @@ impl Ferro {
             .map(|s| s.to_string())
             .collect();
         args.extend(extra.iter().map(|s| s.to_string()));
+        // Replicas sync at once unless a test asks for Redis's default delay.
+        if !extra.contains(&"--repl-diskless-sync-delay") {
+            args.extend(["--repl-diskless-sync-delay".to_string(), "0".to_string()]);
+        }
         Ferro(Server::spawn(port, dir, args))
     }
 
@@ -1151,4 +1155,227 @@ fn min_replicas_lag_zero_and_replica_announced() {
     let mut rc = r.client();
     q(&mut rc, &["CONFIG", "SET", "replica-announced", "no"]);
     assert_eq!(r.info()["replica_announced"], "0");
+}
+
+/// Diskless replicas whose SYNC arrives within `repl-diskless-sync-delay` share one
+/// snapshot; `repl-diskless-sync-max-replicas` starts it as soon as that many wait
+/// (here long before a 60 s delay would). A redis-server and a ferrokv replica each time.
+#[test]
+fn diskless_replicas_arriving_together_share_one_snapshot() {
+    for (delay, max) in [("3", "0"), ("60", "2")] {
+        let m = Ferro::start(&["--repl-diskless-sync-delay", delay, "--repl-diskless-sync-max-replicas", max]);
+        q(&mut m.client(), &["SET", "k", "v"]);
+        let real = Real::start(&["--replicaof", "127.0.0.1", &m.port().to_string()]);
+        let r = Ferro::replica_of(&m, &[]);
+        wait_synced(&m, &[&real, &r], Duration::from_secs(30));
+        assert_eq!(q(&mut r.client(), &["GET", "k"]), Value::BulkString(b"v".to_vec()));
+        assert_eq!(q(&mut real.client(), &["GET", "k"]), Value::BulkString(b"v".to_vec()));
+        let log = m.log();
+        assert_eq!(log.matches("Delay next BGSAVE for diskless SYNC").count(), 1, "delay {delay}: {log}");
+        assert_eq!(log.matches("Starting BGSAVE for SYNC with target: replicas sockets").count(), 1, "delay {delay}: {log}");
+        assert_eq!(info(&mut m.client(), "stats")["sync_full"], "2");
+    }
+}
+
+/// FAILOVER with a ferrokv replica as the target, from a redis-server master and from a
+/// ferrokv one: the target becomes the master with every write, the old master its
+/// replica, and a write on the new master reaches the old one.
+#[test]
+fn failover_to_a_ferrokv_target() {
+    let real = Real::master(&[]);
+    let ferro = Ferro::start(&[]);
+    for m in [&real as &dyn Node, &ferro] {
+        let mut mc = m.client();
+        q(&mut mc, &["FLUSHALL"]);
+        let t = Ferro::replica_of(m, &[]);
+        for i in 0..200 {
+            q(&mut mc, &["SET", &format!("fo:{i}"), &i.to_string()]);
+        }
+        wait_synced(m, &[&t], Duration::from_secs(20));
+        assert_eq!(q(&mut mc, &["FAILOVER", "TO", "127.0.0.1", &t.port().to_string(), "TIMEOUT", "10000"]), Value::Okay);
+        let mut tc = t.client();
+        let switched = eventually(Duration::from_secs(15), || {
+            t.info()["role"] == "master" && m.info()["role"] == "slave" && m.info()["master_link_status"] == "up"
+        });
+        assert!(switched, "{}: {:?} {:?}\n{}", m.name(), t.info(), m.info(), logs(&[m, &t]));
+        assert_eq!(m.info()["master_port"], t.port().to_string());
+        assert_eq!(m.info()["master_failover_state"], "no-failover");
+        assert_eq!(q(&mut tc, &["DBSIZE"]), Value::Int(200), "{}", m.name());
+        q(&mut tc, &["SET", "after", "1"]);
+        wait_synced(&t, &[m], Duration::from_secs(20));
+        assert_eq!(q(&mut mc, &["GET", "after"]), Value::BulkString(b"1".to_vec()), "{}", m.name());
+        // Back to a master for the next round.
+        q(&mut mc, &["REPLICAOF", "NO", "ONE"]);
+    }
+}
+
+/// `replica-announce-ip` / `-port` reach the master's INFO, `replica-priority` the
+/// replica's, and SLAVEOF works as REPLICAOF; with a redis-server master and a ferrokv
+/// one.
+#[test]
+fn replica_announces_itself_as_configured() {
+    let real = Real::master(&[]);
+    let ferro = Ferro::start(&[]);
+    for m in [&real as &dyn Node, &ferro] {
+        let r = Ferro::start(&["--replica-announce-ip", "10.9.9.9", "--replica-announce-port", "5555", "--replica-priority", "7"]);
+        assert_eq!(q(&mut r.client(), &["SLAVEOF", "127.0.0.1", &m.port().to_string()]), Value::Okay);
+        wait_synced(m, &[&r], Duration::from_secs(20));
+        let line = m.info()["slave0"].clone();
+        assert!(line.starts_with("ip=10.9.9.9,port=5555,state=online,"), "{}: {line}", m.name());
+        assert_eq!(r.info()["slave_priority"], "7");
+        assert_eq!(q(&mut r.client(), &["SLAVEOF", "NO", "ONE"]), Value::Okay);
+        assert_eq!(r.info()["role"], "master");
+    }
+}
+
+/// A master that goes silent (stopped) for longer than the replica's `repl-timeout`:
+/// the replica logs the timeout and marks its link down, then resyncs partially once
+/// the master resumes, as a redis-server replica beside it does.
+#[test]
+fn replica_times_out_a_silent_master_and_resyncs_partially() {
+    let m = Real::master(&["--repl-ping-replica-period", "1"]);
+    let r = Ferro::replica_of(&m, &["--repl-timeout", "2"]);
+    let real = Real::start(&["--repl-timeout", "2", "--replicaof", "127.0.0.1", &m.port().to_string()]);
+    q(&mut m.client(), &["SET", "k", "1"]);
+    wait_synced(&m, &[&r, &real], Duration::from_secs(20));
+    let pid = m.child.id().to_string();
+    let signal = |sig: &str| assert!(Command::new("kill").args([&format!("-{sig}"), &pid]).status().unwrap().success());
+    signal("STOP");
+    let down =
+        eventually(Duration::from_secs(10), || r.info()["master_link_status"] == "down" && real.info()["master_link_status"] == "down");
+    signal("CONT");
+    assert!(down, "{:?}", r.info());
+    assert!(r.log().contains("MASTER timeout"), "{}", r.log());
+    q(&mut m.client(), &["SET", "k", "2"]);
+    wait_synced(&m, &[&r, &real], Duration::from_secs(20));
+    assert_eq!(q(&mut r.client(), &["GET", "k"]), Value::BulkString(b"2".to_vec()));
+    assert!(partial_count(&r) >= 1, "{}", r.log());
+}
+
+/// `min-replicas-to-write 1` with `min-replicas-max-lag 2`: a replica that stops
+/// acknowledging makes writes fail with NOREPLICAS after the lag, and they succeed
+/// again once it resumes; on a ferrokv master and on a redis-server one.
+#[test]
+fn writes_stop_while_the_only_replica_lags() {
+    let real = Real::master(&[]);
+    let ferro = Ferro::start(&[]);
+    for m in [&real as &dyn Node, &ferro] {
+        let r = Ferro::replica_of(m, &[]);
+        wait_synced(m, &[&r], Duration::from_secs(20));
+        let mut mc = m.client();
+        q(&mut mc, &["CONFIG", "SET", "min-replicas-to-write", "1"]);
+        q(&mut mc, &["CONFIG", "SET", "min-replicas-max-lag", "2"]);
+        assert_eq!(q(&mut mc, &["SET", "k", "1"]), Value::Okay);
+        let pid = r.0.pid().to_string();
+        let signal = |sig: &str| assert!(Command::new("kill").args([&format!("-{sig}"), &pid]).status().unwrap().success());
+        signal("STOP");
+        let mut refusal = String::new();
+        let refused = eventually(Duration::from_secs(10), || {
+            let mut c = redis::cmd("SET");
+            c.arg("k").arg("2");
+            match c.query::<Value>(&mut mc) {
+                Ok(_) => false,
+                Err(e) => {
+                    refusal = format!("{} {}", e.code().unwrap_or("?"), e.detail().unwrap_or(""));
+                    true
+                }
+            }
+        });
+        signal("CONT");
+        assert!(refused, "{}: writes go on without a good replica", m.name());
+        assert_eq!(refusal, "NOREPLICAS Not enough good replicas to write.", "{}", m.name());
+        let back = eventually(Duration::from_secs(10), || {
+            let mut c = redis::cmd("SET");
+            c.arg("k").arg("4");
+            c.query::<Value>(&mut mc).is_ok()
+        });
+        assert!(back, "{}: writes resume with the replica", m.name());
+        q(&mut mc, &["CONFIG", "SET", "min-replicas-to-write", "0"]);
+    }
+}
+
+/// Scripts and functions replicate both ways with redis-server: their effects, and a
+/// function library loaded on the master (FUNCTION LIST on the replica shows it).
+#[test]
+fn scripts_and_functions_replicate_with_redis_server() {
+    let lib = "#!lua name=audit\nredis.register_function('bump', function(keys, args) return redis.call('INCRBY', keys[1], args[1]) end)";
+    let fm = Ferro::start(&[]);
+    let rr = Real::start(&["--replicaof", "127.0.0.1", &fm.port().to_string()]);
+    let rm = Real::master(&[]);
+    let fr = Ferro::replica_of(&rm, &[]);
+    for (m, r) in [(&fm as &dyn Node, &rr as &dyn Node), (&rm, &fr)] {
+        let mut mc = m.client();
+        q(&mut mc, &["EVAL", "redis.call('SET', KEYS[1], ARGV[1]); return redis.call('LPUSH', KEYS[2], ARGV[1])", "2", "s", "l", "x"]);
+        q(&mut mc, &["FUNCTION", "LOAD", lib]);
+        assert_eq!(q(&mut mc, &["FCALL", "bump", "1", "n", "5"]), Value::Int(5));
+        wait_synced(m, &[r], Duration::from_secs(20));
+        let mut rc = r.client();
+        assert_eq!(q(&mut rc, &["GET", "s"]), Value::BulkString(b"x".to_vec()), "{} -> {}", m.name(), r.name());
+        assert_eq!(q(&mut rc, &["GET", "n"]), Value::BulkString(b"5".to_vec()), "{} -> {}", m.name(), r.name());
+        let libs: Vec<Value> = redis::cmd("FUNCTION").arg("LIST").query(&mut rc).unwrap();
+        assert_eq!(libs.len(), 1, "{} -> {}: {libs:?}", m.name(), r.name());
+    }
+    // A replica refuses write scripts and functions as redis-server does: the script's
+    // declared flags make it a write command before it runs.
+    let outcome = |n: &dyn Node, args: &[&str]| {
+        let mut cmd = redis::cmd(args[0]);
+        cmd.arg(&args[1..]);
+        match cmd.query::<Value>(&mut n.client()) {
+            Ok(v) => format!("{v:?}"),
+            Err(e) => format!("{} {}", e.code().unwrap_or("?"), e.detail().unwrap_or("")),
+        }
+    };
+    let cases: &[&[&str]] = &[
+        &["FCALL_RO", "bump", "1", "n", "1"],
+        &["FCALL", "bump", "1", "n", "1"],
+        &["EVAL", "#!lua\nreturn 1", "0"],
+        &["EVAL", "#!lua flags=no-writes\nreturn 1", "0"],
+        &["EVAL_RO", "#!lua\nreturn 1", "0"],
+        &["EVAL", "return redis.call('SET', 'x', 1)", "0"],
+    ];
+    for args in cases {
+        assert_eq!(outcome(&fr, args), outcome(&rr, args), "{args:?}");
+    }
+}
+
+/// The checks before a script runs (maxmemory, min-replicas) see its declared flags,
+/// so the errors are the ones redis-server gives.
+#[test]
+fn script_flags_decide_the_checks_before_a_script_runs() {
+    let real = Real::start(&[]);
+    let ferro = Ferro::start(&[]);
+    let cases: &[&[&str]] =
+        &[&["EVAL", "#!lua\nreturn 1", "0"], &["EVAL", "#!lua flags=no-writes\nreturn 1", "0"], &["EVAL", "return 1", "0"]];
+    let mut seen: Vec<Vec<String>> = Vec::new();
+    for n in [&real as &dyn Node, &ferro] {
+        let mut c = n.client();
+        let mut got = Vec::new();
+        for (opt, on, off) in [("maxmemory", "1", "0"), ("min-replicas-to-write", "1", "0")] {
+            q(&mut c, &["CONFIG", "SET", opt, on]);
+            for args in cases {
+                let mut cmd = redis::cmd(args[0]);
+                cmd.arg(&args[1..]);
+                got.push(match cmd.query::<Value>(&mut c) {
+                    Ok(v) => format!("{opt}: {v:?}"),
+                    Err(e) => format!("{opt}: {} {}", e.code().unwrap_or("?"), e.detail().unwrap_or("")),
+                });
+            }
+            q(&mut c, &["CONFIG", "SET", opt, off]);
+        }
+        seen.push(got);
+    }
+    assert_eq!(seen[1], seen[0]);
+}
+
+/// `repl-diskless-sync no`: a ferrokv master sends a redis-server replica the RDB
+/// framed by its length (the disk-backed format), and the data arrives whole.
+#[test]
+fn disk_backed_full_sync_to_redis_server() {
+    let m = Ferro::start(&["--repl-diskless-sync", "no", "--enable-debug-command", "yes"]);
+    q(&mut m.client(), &["DEBUG", "POPULATE", "5000"]);
+    let r = Real::start(&["--replicaof", "127.0.0.1", &m.port().to_string()]);
+    wait_synced(&m, &[&r], Duration::from_secs(20));
+    assert_eq!(q(&mut r.client(), &["DBSIZE"]), Value::Int(5000));
+    assert!(m.log().contains("Starting BGSAVE for SYNC with target: disk"), "{}", m.log());
+    assert!(r.log().contains("receiving") && !r.log().contains("EOF"), "{}", r.log());
 }

@@ -84,7 +84,7 @@ impl Drop for Replica {
 
 /// A ferrokv master logging to `master.log` in its directory.
 fn master(extra: &[&str]) -> Server {
-    let mut args = vec!["--logfile", "master.log", "--save", ""];
+    let mut args = vec!["--logfile", "master.log", "--save", "", "--repl-diskless-sync-delay", "0"];
     args.extend_from_slice(extra);
     Server::start_with(&args)
 }

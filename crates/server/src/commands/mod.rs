@@ -497,13 +497,13 @@ const MASTERDOWN: &str = "MASTERDOWN Link with MASTER is down and replica-serve-
 /// What replication forbids: writes on a read-only replica, any non-STALE command on
 /// a replica whose link is down with `replica-serve-stale-data no`, and writes on a
 /// master with fewer than `min-replicas-to-write` good replicas.
-fn replication_refusal(srv: &Server, client: &Client, def: &CommandDef) -> Option<&'static str> {
+fn replication_refusal(srv: &Server, client: &Client, def: &CommandDef, flags: u32) -> Option<&'static str> {
     if client.is_master_link {
         return None;
     }
     let s = &client.settings;
-    let write = def.flags & table::WRITE != 0
-        || (def.name == "exec" && client.multi.as_ref().is_some_and(|q| q.iter().any(|c| c.def.flags & table::WRITE != 0)));
+    let write = flags & table::WRITE != 0
+        || (def.name == "exec" && client.multi.as_ref().is_some_and(|q| q.iter().any(|c| c.flags & table::WRITE != 0)));
     if !write && s.replica_serve_stale_data {
         return None;
     }
@@ -515,8 +515,8 @@ fn replication_refusal(srv: &Server, client: &Client, def: &CommandDef) -> Optio
         return Some(READONLY);
     }
     let link = srv.master.lock().clone()?;
-    let stale_ok = def.flags & table::STALE != 0
-        && !(def.name == "exec" && client.multi.as_ref().is_some_and(|q| q.iter().any(|c| c.def.flags & table::STALE == 0)));
+    let stale_ok = flags & table::STALE != 0
+        && !(def.name == "exec" && client.multi.as_ref().is_some_and(|q| q.iter().any(|c| c.flags & table::STALE == 0)));
     (!s.replica_serve_stale_data && link.status() != "up" && !stale_ok).then_some(MASTERDOWN)
 }
 
@@ -545,22 +545,35 @@ fn execute_command<'s>(srv: &'s Server, client: &mut Client, out: &mut ReplyBuf,
         out.error(&e);
         return;
     }
+    // A script's declared flags count only where some check below may refuse it.
+    let s = &client.settings;
+    let flags = if def.flags & table::SCRIPT_RUN != 0
+        && (srv.replica_mode.load(std::sync::atomic::Ordering::Relaxed)
+            || s.maxmemory != 0
+            || s.min_replicas_to_write > 0
+            || !s.replica_serve_stale_data
+            || crate::persistence::snapshot::writes_refused(srv, s))
+    {
+        scripting::command_flags(srv, def, args)
+    } else {
+        def.flags
+    };
     if client.settings.maxmemory != 0 && !crate::evict::make_room(srv, &client.settings) {
         // Over maxmemory: refuse what may grow memory, and anything queued in MULTI.
         let in_multi = client.multi.is_some() && !matches!(def.name, "exec" | "discard" | "quit" | "reset");
-        let denyoom = def.flags & table::DENYOOM != 0
-            || (def.name == "exec" && client.multi.as_ref().is_some_and(|q| q.iter().any(|c| c.def.flags & table::DENYOOM != 0)));
+        let denyoom = flags & table::DENYOOM != 0
+            || (def.name == "exec" && client.multi.as_ref().is_some_and(|q| q.iter().any(|c| c.flags & table::DENYOOM != 0)));
         if in_multi || denyoom {
             return reject(srv, client, out, (def, id), crate::evict::OOM);
         }
     }
-    if (def.flags & table::WRITE != 0 || def.name == "ping" || def.name == "exec")
+    if (flags & table::WRITE != 0 || def.name == "ping" || def.name == "exec")
         && crate::persistence::snapshot::writes_refused(srv, &client.settings)
-        && (def.name != "exec" || client.multi.as_ref().is_some_and(|q| q.iter().any(|c| c.def.flags & table::WRITE != 0)))
+        && (def.name != "exec" || client.multi.as_ref().is_some_and(|q| q.iter().any(|c| c.flags & table::WRITE != 0)))
     {
         return reject(srv, client, out, (def, id), MISCONF);
     }
-    if let Some(e) = replication_refusal(srv, client, def) {
+    if let Some(e) = replication_refusal(srv, client, def, flags) {
         return reject(srv, client, out, (def, id), e);
     }
     if client.multi.is_some() && !transactions::runs_in_multi(def) {

@@ -1,6 +1,7 @@
 //! Scripting: EVAL, EVALSHA, EVAL_RO, EVALSHA_RO and SCRIPT (LOAD, EXISTS, FLUSH,
 //! KILL, DEBUG, HELP). The engine lives in `crate::scripting`.
 
+use super::table::{self, CommandDef};
 use super::{err, CmdResult, Ctx, Error};
 use crate::keyspace::{Keyspace, Slot};
 use crate::scripting::run::{run, Invocation};
@@ -50,6 +51,36 @@ pub fn feed_monitors(ctx: &Ctx) {
 }
 
 const NOSCRIPT: &str = "NOSCRIPT No matching script. Please use EVAL.";
+
+/// The flags the checks before a command see: for EVAL/FCALL and their variants, the
+/// script's or function's declared flags decide write, denyoom and stale, as Redis's
+/// getCommandFlags does (so a write script on a read-only replica gets the plain
+/// READONLY error). A script without a shebang, or one not found, keeps the command's.
+pub fn command_flags(srv: &crate::server::Server, def: &CommandDef, args: &[&[u8]]) -> u32 {
+    use crate::scripting::flags as sf;
+    if def.flags & table::SCRIPT_RUN == 0 || args.len() < 2 {
+        return def.flags;
+    }
+    let declared = if def.name.starts_with("fcall") {
+        crate::scripting::library::libraries().function(&String::from_utf8_lossy(args[1])).map(|(_, m)| m.flags)
+    } else if def.name.starts_with("evalsha") {
+        std::str::from_utf8(args[1]).ok().and_then(|sha| srv.scripts.get(&sha.to_ascii_lowercase())).map(|s| s.flags)
+    } else {
+        crate::scripting::parse_shebang(args[1]).ok().map(|(f, _)| f)
+    };
+    let Some(f) = declared.filter(|f| f & sf::EVAL_COMPAT == 0) else { return def.flags };
+    let mut flags = def.flags & !(table::STALE | table::DENYOOM | table::WRITE | table::MAY_REPLICATE);
+    if f & (sf::ALLOW_OOM | sf::NO_WRITES) == 0 {
+        flags |= table::DENYOOM;
+    }
+    if f & sf::NO_WRITES == 0 {
+        flags |= table::WRITE;
+    }
+    if f & sf::ALLOW_STALE != 0 {
+        flags |= table::STALE;
+    }
+    flags
+}
 
 fn eval_generic(ctx: &mut Ctx, by_sha: bool, ro: bool) -> CmdResult {
     use crate::scripting::vm::with_vm;

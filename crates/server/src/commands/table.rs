@@ -31,6 +31,10 @@ pub const MOVABLE_KEYS: u32 = 1 << 15;
 pub const ALLOW_BUSY: u32 = 1 << 16;
 pub const NO_MANDATORY_KEYS: u32 = 1 << 17;
 pub const NO_ASYNC_LOADING: u32 = 1 << 18;
+/// Runs a script or function: the flags it declares stand in for the command's
+/// write/denyoom/stale flags in the checks before it runs (Redis's getCommandFlags).
+/// Internal: COMMAND INFO does not show it.
+pub const SCRIPT_RUN: u32 = 1 << 19;
 
 /// Flag names as COMMAND INFO prints them, in Redis's order (MAY_REPLICATE is hidden
 /// there on purpose, as in Redis).
@@ -483,12 +487,12 @@ pub static COMMANDS: &[CommandDef] = &[
     cmd("command", "server", -1, LOADING | STALE, NK, server::command).subs(COMMAND_SUBS).acl(&["@connection"]).tips(&["nondeterministic_output_order"]).doc("2.8.13", "O(N) where N is the total number of Redis commands", "Returns detailed information about all commands."),
     cmd("slowlog", "server", -2, 0, NK, container).subs(SLOWLOG_SUBS).doc("2.2.12", "Depends on subcommand.", "A container for slow log commands."),
     cmd("latency", "server", -2, 0, NK, container).subs(LATENCY_SUBS).doc("2.8.13", "Depends on subcommand.", "A container for latency diagnostics commands."),
-    cmd("eval", "scripting", -3, NOSCRIPT | SKIP_MONITOR | MAY_REPLICATE | NO_MANDATORY_KEYS | STALE | MOVABLE_KEYS, NK, scripting::eval).lock(Lock::Custom(scripting::declared_slots)).doc("2.6.0", "Depends on the script that is executed.", "Executes a server-side Lua script."),
-    cmd("evalsha", "scripting", -3, NOSCRIPT | SKIP_MONITOR | MAY_REPLICATE | NO_MANDATORY_KEYS | STALE | MOVABLE_KEYS, NK, scripting::evalsha).lock(Lock::Custom(scripting::declared_slots)).doc("2.6.0", "Depends on the script that is executed.", "Executes a server-side Lua script by SHA1 digest."),
-    cmd("eval_ro", "scripting", -3, NOSCRIPT | SKIP_MONITOR | NO_MANDATORY_KEYS | STALE | READONLY | MOVABLE_KEYS, NK, scripting::eval_ro).lock(Lock::Custom(scripting::declared_slots)).doc("7.0.0", "Depends on the script that is executed.", "Executes a read-only server-side Lua script."),
-    cmd("evalsha_ro", "scripting", -3, NOSCRIPT | SKIP_MONITOR | NO_MANDATORY_KEYS | STALE | READONLY | MOVABLE_KEYS, NK, scripting::evalsha_ro).lock(Lock::Custom(scripting::declared_slots)).doc("7.0.0", "Depends on the script that is executed.", "Executes a read-only server-side Lua script by SHA1 digest."),
-    cmd("fcall", "scripting", -3, NOSCRIPT | SKIP_MONITOR | MAY_REPLICATE | NO_MANDATORY_KEYS | STALE | MOVABLE_KEYS, NK, functions::fcall).lock(Lock::Custom(scripting::declared_slots)).doc("7.0.0", "Depends on the function that is executed.", "Invokes a function."),
-    cmd("fcall_ro", "scripting", -3, NOSCRIPT | SKIP_MONITOR | NO_MANDATORY_KEYS | STALE | READONLY | MOVABLE_KEYS, NK, functions::fcall_ro).lock(Lock::Custom(scripting::declared_slots)).doc("7.0.0", "Depends on the function that is executed.", "Invokes a read-only function."),
+    cmd("eval", "scripting", -3, SCRIPT_RUN | NOSCRIPT | SKIP_MONITOR | MAY_REPLICATE | NO_MANDATORY_KEYS | STALE | MOVABLE_KEYS, NK, scripting::eval).lock(Lock::Custom(scripting::declared_slots)).doc("2.6.0", "Depends on the script that is executed.", "Executes a server-side Lua script."),
+    cmd("evalsha", "scripting", -3, SCRIPT_RUN | NOSCRIPT | SKIP_MONITOR | MAY_REPLICATE | NO_MANDATORY_KEYS | STALE | MOVABLE_KEYS, NK, scripting::evalsha).lock(Lock::Custom(scripting::declared_slots)).doc("2.6.0", "Depends on the script that is executed.", "Executes a server-side Lua script by SHA1 digest."),
+    cmd("eval_ro", "scripting", -3, SCRIPT_RUN | NOSCRIPT | SKIP_MONITOR | NO_MANDATORY_KEYS | STALE | READONLY | MOVABLE_KEYS, NK, scripting::eval_ro).lock(Lock::Custom(scripting::declared_slots)).doc("7.0.0", "Depends on the script that is executed.", "Executes a read-only server-side Lua script."),
+    cmd("evalsha_ro", "scripting", -3, SCRIPT_RUN | NOSCRIPT | SKIP_MONITOR | NO_MANDATORY_KEYS | STALE | READONLY | MOVABLE_KEYS, NK, scripting::evalsha_ro).lock(Lock::Custom(scripting::declared_slots)).doc("7.0.0", "Depends on the script that is executed.", "Executes a read-only server-side Lua script by SHA1 digest."),
+    cmd("fcall", "scripting", -3, SCRIPT_RUN | NOSCRIPT | SKIP_MONITOR | MAY_REPLICATE | NO_MANDATORY_KEYS | STALE | MOVABLE_KEYS, NK, functions::fcall).lock(Lock::Custom(scripting::declared_slots)).doc("7.0.0", "Depends on the function that is executed.", "Invokes a function."),
+    cmd("fcall_ro", "scripting", -3, SCRIPT_RUN | NOSCRIPT | SKIP_MONITOR | NO_MANDATORY_KEYS | STALE | READONLY | MOVABLE_KEYS, NK, functions::fcall_ro).lock(Lock::Custom(scripting::declared_slots)).doc("7.0.0", "Depends on the function that is executed.", "Invokes a read-only function."),
     cmd("script", "scripting", -2, 0, NK, container).subs(SCRIPT_SUBS).doc("2.6.0", "Depends on subcommand.", "A container for Lua scripts management commands."),
     cmd("function", "scripting", -2, 0, NK, container).subs(FUNCTION_SUBS).doc("7.0.0", "Depends on subcommand.", "A container for function commands."),
     cmd("sync", "server", 1, ADMIN | NOSCRIPT | NO_ASYNC_LOADING | NO_MULTI, NK, crate::replication::sync).doc("1.0.0", "", "An internal command used in replication."),

@@ -31,7 +31,8 @@ pub fn queue(srv: &Server, client: &mut Client, out: &mut ReplyBuf, def: &'stati
         client.multi_error = true;
         return;
     }
-    let q = Queued { def, id, args: args.iter().map(|a| a.to_vec()).collect() };
+    let flags = super::scripting::command_flags(srv, def, args);
+    let q = Queued { def, flags, id, args: args.iter().map(|a| a.to_vec()).collect() };
     client.multi.get_or_insert_with(Vec::new).push(q);
     out.simple(b"QUEUED");
 }

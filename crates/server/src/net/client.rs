@@ -253,6 +253,8 @@ pub type Effect = (usize, Vec<Vec<u8>>);
 /// A command queued inside MULTI.
 pub struct Queued {
     pub def: &'static crate::commands::CommandDef,
+    /// Its flags as the checks at EXEC see them (a script's own, see `SCRIPT_RUN`).
+    pub flags: u32,
     pub id: usize,
     pub args: Vec<Vec<u8>>,
 }

@@ -4,7 +4,10 @@
 //! the write stream.
 
 pub mod failover;
+pub mod full_sync;
 pub mod replica;
+
+pub use full_sync::{send_full_sync, FullSync};
 
 use std::collections::BTreeMap;
 use std::time::Instant;
@@ -39,6 +42,8 @@ pub struct Replicas {
     pub map: parking_lot::Mutex<BTreeMap<u64, Replica>>,
     /// When the last replica went away (`repl-backlog-ttl`), while none is attached.
     none_since: parking_lot::Mutex<Option<Instant>>,
+    /// Diskless full resyncs waiting out `repl-diskless-sync-delay` to share a snapshot.
+    pending: parking_lot::Mutex<Option<Vec<full_sync::Member>>>,
 }
 
 impl Replicas {
@@ -118,7 +123,7 @@ fn peer_ip(addr: &str) -> String {
 }
 
 /// Registers the connection as a replica (REPLCONF listening-port, or SYNC/PSYNC).
-fn register(ctx: &mut Ctx, port: Option<u16>, online: Option<bool>) {
+pub(crate) fn register(ctx: &mut Ctx, port: Option<u16>, online: Option<bool>) {
     let mut map = ctx.srv.replicas.map.lock();
     let e = map.entry(ctx.client.shared.id).or_insert_with(|| Replica {
         ip: peer_ip(&ctx.client.shared.addr),
@@ -203,7 +208,7 @@ pub fn replconf(ctx: &mut Ctx) -> CmdResult {
 pub fn sync(ctx: &mut Ctx) -> CmdResult {
     no_master_link(ctx)?;
     tracing::info!("Replica {} asks for synchronization", name(ctx));
-    full_resync(ctx, false)
+    full_sync::full_resync(ctx, false)
 }
 
 /// PSYNC <replid> <offset>: `+CONTINUE` with the backlog from `offset` when our history
@@ -257,7 +262,7 @@ pub fn psync(ctx: &mut Ctx) -> CmdResult {
     if want_id != "?" {
         ctx.srv.stats.sync_partial_err.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     }
-    full_resync(ctx, true)
+    full_sync::full_resync(ctx, true)
 }
 
 /// A replica serves its own replicas only while its link to its master is up, and no
@@ -291,131 +296,9 @@ pub fn disconnect_replicas(srv: &Server) {
 
 /// The queue this replica's share of the write stream collects in, under the limits
 /// of `client-output-buffer-limit replica`.
-fn stream_out(ctx: &Ctx) -> Arc<Outbox> {
+pub(crate) fn stream_out(ctx: &Ctx) -> Arc<Outbox> {
     ctx.srv.journal.set_replica_limits(Limits::of(ctx.client.settings.replica_obuf_limit));
     Arc::new(Outbox::new(ctx.client.shared.clone()))
-}
-
-/// A full resync in progress: the snapshot is taken on its own thread while the
-/// connection keeps the replica's link alive (see [`send_full_sync`]).
-pub struct FullSync {
-    /// The stream offset of the snapshot point, once it is taken.
-    at: tokio::sync::oneshot::Receiver<u64>,
-    rdb: tokio::sync::oneshot::Receiver<std::io::Result<Vec<u8>>>,
-    out: Arc<Outbox>,
-    psync: bool,
-}
-
-/// A full resync: the stream subscription and the reported offset are taken at the
-/// snapshot point, so the stream continues exactly where the snapshot ends. The
-/// connection sends the rest (`+FULLRESYNC`, the RDB) from [`send_full_sync`].
-fn full_resync(ctx: &mut Ctx, psync: bool) -> CmdResult {
-    use crate::persistence::snapshot::{self, Job, Target};
-    let Some(srv) = ctx.srv.me.get().and_then(|w| w.upgrade()) else {
-        return Err("ERR Background save failed".into());
-    };
-    let out = stream_out(ctx);
-    let tx = out.clone();
-    register(ctx, None, Some(false));
-    let (at_tx, at) = tokio::sync::oneshot::channel();
-    let (rdb_tx, rdb) = tokio::sync::oneshot::channel();
-    std::thread::Builder::new()
-        .name("ferrokv-sync".into())
-        .spawn(move || {
-            let started = snapshot::begin(&srv, Job::Replication, Target::Mem(Vec::new()), false, true, || {
-                if !srv.journal.has_backlog() && !srv.replica_mode.load(std::sync::atomic::Ordering::Relaxed) {
-                    tracing::info!(
-                        "Replication backlog created, my new replication IDs are '{}' and '{}'",
-                        srv.replid.lock(),
-                        srv.replid2.lock()
-                    );
-                }
-                srv.journal.subscribe(tx);
-                let _ = at_tx.send(srv.journal.offset());
-            })
-            .expect("waits for its turn");
-            let res = started.complete(&srv).and_then(|t| match t {
-                Target::Mem(v) => Ok(v),
-                Target::File(_) => Err(std::io::Error::other("snapshot to memory")),
-            });
-            let _ = rdb_tx.send(res);
-        })
-        .map_err(|e| crate::commands::Error::from(format!("ERR Background save failed: {e}")))?;
-    ctx.client.full_sync = Some(FullSync { at, rdb, out, psync });
-    Ok(())
-}
-
-/// The connection's part of a full resync: `+FULLRESYNC` as soon as the snapshot point
-/// is taken, a newline every second while the snapshot is produced (the replica's
-/// `repl-timeout` must not expire meanwhile: Redis sends the same), then the RDB
-/// (framed by its length, or by an EOF mark for a diskless replica), and from then on
-/// the write stream. Returns false when the link must close.
-pub async fn send_full_sync(
-    srv: &Server,
-    client: &mut crate::net::client::Client,
-    stream: &mut tokio::net::TcpStream,
-    job: FullSync,
-) -> std::io::Result<bool> {
-    use tokio::io::AsyncWriteExt;
-    let FullSync { mut at, mut rdb, out, psync } = job;
-    let shared = client.shared.clone();
-    let id = shared.id;
-    let name = srv.replicas.name(id, &shared.addr);
-    let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
-    tick.tick().await;
-    let at = loop {
-        tokio::select! {
-            r = &mut at => break r.ok(),
-            _ = tick.tick() => stream.write_all(b"\n").await?,
-            _ = shared.kill.notified() => return Ok(false),
-        }
-    };
-    let Some(at) = at else { return Ok(false) };
-    // `repl-diskless-sync yes` (Redis 7's default) to a replica that reads it: the RDB
-    // framed by a random 40-byte mark instead of its length, as Redis streams it.
-    let capa_eof = srv.replicas.map.lock().get(&id).is_some_and(|r| r.capa_eof);
-    let diskless = psync && capa_eof && srv.config.get("repl-diskless-sync").as_deref() == Some("yes");
-    if psync {
-        let replid = srv.replid.lock().clone();
-        stream.write_all(format!("+FULLRESYNC {replid} {at}\r\n").as_bytes()).await?;
-        tracing::info!("Starting BGSAVE for SYNC with target: {}", if diskless { "replicas sockets" } else { "disk" });
-    }
-    let rdb = loop {
-        tokio::select! {
-            r = &mut rdb => break r,
-            _ = tick.tick() => stream.write_all(b"\n").await?,
-            _ = shared.kill.notified() => return Ok(false),
-        }
-    };
-    let Ok(Ok(rdb)) = rdb else {
-        tracing::warn!("Background save for the replica {name} failed: closing its link");
-        return Ok(false);
-    };
-    if let Some(r) = srv.replicas.map.lock().get_mut(&id) {
-        r.sending = true;
-    }
-    let mark = crate::server::random_hex(40);
-    let head = if diskless { format!("$EOF:{mark}\r\n") } else { format!("${}\r\n", rdb.len()) };
-    stream.write_all(head.as_bytes()).await?;
-    stream.write_all(&rdb).await?;
-    if diskless {
-        stream.write_all(mark.as_bytes()).await?;
-        // Bytes right behind the end mark would hide it from the reader: the stream
-        // waits for the replica's first ACK.
-        client.stream_held = Some(out);
-    } else {
-        client.stream_out = Some(out);
-    }
-    srv.stats.net_repl_output.add((head.len() + rdb.len()) as u64);
-    srv.stats.sync_full.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    if let Some(r) = srv.replicas.map.lock().get_mut(&id) {
-        r.sending = false;
-        r.online = true;
-        // Its load of the RDB may take a while before it ACKs: the timeout counts from here.
-        r.last_ack = Instant::now();
-    }
-    tracing::info!("Synchronization with replica {name} succeeded");
-    Ok(true)
 }
 
 /// ROLE: `master`, the offset, and each replica's ip, port and acknowledged offset;

@@ -75,6 +75,11 @@ impl Server {
         panic!("server did not start on port {port}");
     }
 
+    /// The server's process id (to stop and resume it with signals).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     pub fn raw(&self) -> Raw {
         Raw::connect(self.port)
     }
