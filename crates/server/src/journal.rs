@@ -25,6 +25,10 @@ pub struct Journal {
     suppressed: AtomicBool,
     /// Wakes the AOF writer early (it otherwise polls every few ms).
     aof_ready: Condvar,
+    /// Held by a replica while it applies a command of its master's stream and counts
+    /// its bytes, and by a snapshot taking its point: the offset saved in an RDB is
+    /// then exactly that of the data in it.
+    applying: Mutex<()>,
 }
 
 struct Inner {
@@ -81,7 +85,13 @@ impl Journal {
             active: AtomicBool::new(false),
             aof_ready: Condvar::new(),
             suppressed: AtomicBool::new(false),
+            applying: Mutex::new(()),
         }
+    }
+
+    /// See [`Journal::applying`].
+    pub fn apply_lock(&self) -> MutexGuard<'_, ()> {
+        self.applying.lock()
     }
 
     /// Appends one command (already in its deterministic effect form) for database `db`.
@@ -293,6 +303,17 @@ impl Journal {
         let mut g = self.inner.lock();
         g.backlog.clear();
         g.last_db = None;
+        g.keep_backlog = true;
+        self.active.store(true, Ordering::Release);
+        self.offset.store(offset, Ordering::Release);
+    }
+
+    /// Start-up with the replication info of an RDB: the stream goes on from `offset`
+    /// (empty backlog) in database `db` (None: the next write selects its own).
+    pub fn restore(&self, offset: u64, db: Option<usize>) {
+        let mut g = self.inner.lock();
+        g.backlog.clear();
+        g.last_db = db;
         g.keep_backlog = true;
         self.active.store(true, Ordering::Release);
         self.offset.store(offset, Ordering::Release);

@@ -115,6 +115,16 @@ impl Ferro {
 
     fn start_on(port: u16, extra: &[&str]) -> Ferro {
         let dir = temp_dir("ferro", port);
+        Ferro(Server::spawn(port, dir, Ferro::args(port, extra)))
+    }
+
+    /// Killed and started again on its port and directory (its RDB file kept).
+    fn restart(&mut self, extra: &[&str]) {
+        let port = self.0.port;
+        self.0.restart(Ferro::args(port, extra));
+    }
+
+    fn args(port: u16, extra: &[&str]) -> Vec<String> {
         let mut args: Vec<String> = ["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--logfile", "node.log"]
             .iter()
             .map(|s| s.to_string())
@@ -124,7 +134,7 @@ impl Ferro {
         if !extra.contains(&"--repl-diskless-sync-delay") {
             args.extend(["--repl-diskless-sync-delay".to_string(), "0".to_string()]);
         }
-        Ferro(Server::spawn(port, dir, args))
+        args
     }
 
     fn replica_of(master: &dyn Node, extra: &[&str]) -> Ferro {
@@ -1379,4 +1389,66 @@ fn disk_backed_full_sync_to_redis_server() {
     assert_eq!(q(&mut r.client(), &["DBSIZE"]), Value::Int(5000));
     assert!(m.log().contains("Starting BGSAVE for SYNC with target: disk"), "{}", m.log());
     assert!(r.log().contains("receiving") && !r.log().contains("EOF"), "{}", r.log());
+}
+
+/// A replica restarted from its own RDB (SAVE, one more write, then SIGKILL) asks its
+/// master to go on from the offset saved with the data: a partial resync that applies
+/// the later write exactly once, in the database the stream had selected; on a
+/// redis-server master and on a ferrokv one.
+#[test]
+fn a_restarted_replica_resyncs_partially() {
+    let real = Real::master(&[]);
+    let ferro = Ferro::start(&[]);
+    for m in [&real as &dyn Node, &ferro] {
+        let port = m.port().to_string();
+        let extra = ["--replicaof", "127.0.0.1", port.as_str()];
+        let mut r = Ferro::start(&extra);
+        let mut mc = m.client();
+        q(&mut mc, &["SELECT", "3"]);
+        q(&mut mc, &["SET", "before", "1"]);
+        q(&mut mc, &["INCR", "counter"]);
+        wait_synced(m, &[&r], Duration::from_secs(15));
+        assert_eq!(q(&mut r.client(), &["SAVE"]), Value::Okay);
+        q(&mut mc, &["INCR", "counter"]);
+        wait_synced(m, &[&r], Duration::from_secs(15));
+        r.restart(&extra);
+        q(&mut mc, &["INCR", "counter"]);
+        q(&mut mc, &["SET", "after", "2"]);
+        wait_synced(m, &[&r], Duration::from_secs(15));
+        assert_eq!(partial_count(&r), 1, "{}: no partial resync after the restart\n{}", m.name(), logs(&[m, &r]));
+        let mut rc = r.client();
+        q(&mut rc, &["SELECT", "3"]);
+        assert_eq!(q(&mut rc, &["GET", "counter"]), Value::BulkString(b"3".to_vec()), "{}", m.name());
+        assert_eq!(q(&mut rc, &["GET", "after"]), Value::BulkString(b"2".to_vec()), "{}", m.name());
+        q(&mut rc, &["SELECT", "0"]);
+        assert_eq!(int(&q(&mut rc, &["DBSIZE"])), 0, "{}: nothing landed in db 0", m.name());
+        assert_same_data(m, &[&r]);
+    }
+}
+
+/// A ferrokv master restarted (SHUTDOWN SAVE) keeps the history saved in its RDB as
+/// replid2: its replicas, ferrokv and redis-server, go on with a partial resync.
+#[test]
+fn replicas_of_a_restarted_master_resync_partially() {
+    let mut m = Ferro::start(&[]);
+    let r = Ferro::replica_of(&m, &[]);
+    let real = Real::start(&["--replicaof", "127.0.0.1", &m.port().to_string()]);
+    let mut mc = m.client();
+    q(&mut mc, &["SELECT", "2"]);
+    q(&mut mc, &["SET", "a", "1"]);
+    wait_synced(&m, &[&r, &real], Duration::from_secs(15));
+    let old_id = m.info()["master_replid"].clone();
+    let _ = redis::cmd("SHUTDOWN").arg("SAVE").query::<Value>(&mut mc);
+    m.restart(&[]);
+    let mi = m.info();
+    assert_eq!(mi["master_replid2"], old_id, "{mi:?}");
+    assert_ne!(mi["master_replid"], old_id);
+    let mut mc = m.client();
+    q(&mut mc, &["SET", "b", "2"]);
+    wait_synced(&m, &[&r, &real], Duration::from_secs(20));
+    let stats = info(&mut m.client(), "stats");
+    assert_eq!((stats["sync_partial_ok"].as_str(), stats["sync_full"].as_str()), ("2", "0"), "{}", logs(&[&m, &r, &real]));
+    assert_eq!(r.info()["master_replid"], mi["master_replid"]);
+    assert_eq!(real.info()["master_replid"], mi["master_replid"]);
+    assert_same_data(&m, &[&r, &real]);
 }

@@ -189,6 +189,7 @@ impl Keyspace {
     /// At most one snapshot runs at a time; the caller serialises them.
     pub fn begin_snapshot(&self, sink: Arc<dyn Capture>, at_point: impl FnOnce()) -> u64 {
         let mut all = self.lock_all();
+        at_point();
         let sizes: Vec<(u64, u64)> = (0..self.dbs.len())
             .map(|db| all.db_shards(db).fold((0, 0), |(n, v), s| (n + s.dict.len() as u64, v + s.volatile as u64)))
             .collect();
@@ -196,7 +197,6 @@ impl Keyspace {
         let epoch = self.last_epoch.fetch_add(1, Ordering::Relaxed) + 1;
         *self.snap.write() = Some((epoch, sink));
         self.snap_epoch.store(epoch, Ordering::Release);
-        at_point();
         drop(all);
         epoch
     }

@@ -679,6 +679,7 @@ pub fn load_at_startup(srv: &crate::server::Server, path: &std::path::Path) -> R
         Ok(sum) => {
             log_summary(&sum, now);
             tracing::info!("DB loaded from disk: {:.3} seconds", started.elapsed().as_secs_f64());
+            crate::replication::restore_from_rdb(srv, &sum.aux);
             Ok(())
         }
         Err(c) => {

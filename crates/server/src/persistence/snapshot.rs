@@ -73,9 +73,9 @@ thread_local! {
 }
 
 impl RdbSink {
-    /// A sink with the RDB header already written.
-    pub fn new(target: Target, format: Format, at: rdb::At, key_delay_us: i64, aux: &[(&str, String)]) -> RdbSink {
-        let sink = RdbSink {
+    /// A sink whose header [`RdbSink::header`] writes at the snapshot point.
+    pub fn new(target: Target, format: Format, at: rdb::At, key_delay_us: i64) -> RdbSink {
+        RdbSink {
             state: Mutex::new(SinkState { out: Some(target), crc: CRC64.digest(), last_db: None, err: None }),
             format,
             at,
@@ -84,10 +84,14 @@ impl RdbSink {
             keys_done: AtomicU64::new(0),
             keys_total: AtomicU64::new(0),
             delay_us: AtomicU64::new(0),
-        };
+        }
+    }
+
+    /// The RDB header and aux fields (or, for a command base, the function libraries).
+    fn header(&self, aux: &[(&str, String)]) {
         let mut head = Vec::new();
-        if format == Format::Rdb {
-            rdb::write_header(&mut head, rdb::RDB_VERSION, at.now_ms, aux);
+        if self.format == Format::Rdb {
+            rdb::write_header(&mut head, rdb::RDB_VERSION, self.at.now_ms, aux);
         } else {
             // A command base rebuilds the function libraries first, as Redis's does.
             for code in crate::scripting::library::libraries().codes() {
@@ -97,9 +101,8 @@ impl RdbSink {
             }
         }
         if !head.is_empty() {
-            sink.emit(&mut sink.state.lock(), &head);
+            self.emit(&mut self.state.lock(), &head);
         }
-        sink
     }
 
     fn emit(&self, st: &mut SinkState, bytes: &[u8]) {
@@ -290,14 +293,23 @@ impl RdbState {
     }
 }
 
-/// Aux fields Redis writes after the basic ones.
+/// Aux fields Redis writes after the basic ones. Read at the snapshot point: the
+/// replication id, offset and stream database are those of the data saved, so a
+/// restarted replica (or the replicas of a restarted master) can resync partially.
 pub fn aux_fields(srv: &Server, aof_base: bool) -> Vec<(&'static str, String)> {
-    vec![
-        ("repl-stream-db", "0".into()),
-        ("repl-id", srv.replid.lock().clone()),
-        ("repl-offset", srv.journal.offset().to_string()),
-        ("aof-base", (aof_base as u8).to_string()),
-    ]
+    let stream_db = match srv.master.lock().as_ref() {
+        Some(link) => link.stream_db(),
+        None => srv.journal.selected_db().unwrap_or(0),
+    };
+    let mut aux = Vec::with_capacity(4);
+    // Only a history that replicas can continue from is saved (Redis's rsi).
+    if srv.journal.has_backlog() {
+        aux.push(("repl-stream-db", stream_db.to_string()));
+        aux.push(("repl-id", srv.replid.lock().clone()));
+        aux.push(("repl-offset", srv.journal.offset().to_string()));
+    }
+    aux.push(("aof-base", (aof_base as u8).to_string()));
+    aux
 }
 
 /// A snapshot that has begun: its sink and epoch.
@@ -325,11 +337,16 @@ pub fn begin_as(
 ) -> Option<Started> {
     let settings = srv.config.settings();
     let now = crate::util::now_ms();
-    let sink = Arc::new(RdbSink::new(target, format, rdb::At::of(srv, now), settings.rdb_key_save_delay, &aux_fields(srv, aof_base)));
+    let sink = Arc::new(RdbSink::new(target, format, rdb::At::of(srv, now), settings.rdb_key_save_delay));
     if !srv.rdb.claim(job, &sink, wait) {
         return None;
     }
-    let epoch = srv.keyspace.begin_snapshot(sink.clone(), at_point);
+    let applying = srv.journal.apply_lock();
+    let epoch = srv.keyspace.begin_snapshot(sink.clone(), || {
+        sink.header(&aux_fields(srv, aof_base));
+        at_point();
+    });
+    drop(applying);
     Some(Started { sink, epoch, job })
 }
 

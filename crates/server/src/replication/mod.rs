@@ -265,6 +265,30 @@ pub fn psync(ctx: &mut Ctx) -> CmdResult {
     full_sync::full_resync(ctx, true)
 }
 
+/// Start-up from an RDB that carries replication info (Redis's rsi): a replica takes
+/// the id and offset as its cached master's, to ask its master for a partial resync; a
+/// master keeps them as its previous history (replid2), so that its replicas can.
+pub fn restore_from_rdb(srv: &Server, aux: &[(String, String)]) {
+    let field = |name: &str| aux.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
+    let (Some(id), Some(offset), Some(db)) = (field("repl-id"), field("repl-offset"), field("repl-stream-db")) else {
+        return;
+    };
+    let (Ok(offset), Ok(db)) = (offset.parse::<u64>(), db.parse::<usize>()) else {
+        return;
+    };
+    if id.len() != 40 || db >= srv.keyspace.databases() {
+        return;
+    }
+    if srv.config.get("replicaof").is_some_and(|r| !r.trim().is_empty()) {
+        *srv.replid.lock() = id.to_string();
+        srv.journal.restore(offset, Some(db));
+    } else {
+        *srv.replid2.lock() = id.to_string();
+        srv.second_repl_offset.store(offset as i64 + 1, std::sync::atomic::Ordering::Relaxed);
+        srv.journal.restore(offset, None);
+    }
+}
+
 /// A replica serves its own replicas only while its link to its master is up, and no
 /// one syncs while we fail over.
 fn no_master_link(ctx: &Ctx) -> CmdResult {

@@ -42,6 +42,11 @@ pub struct MasterLink {
 }
 
 impl MasterLink {
+    /// The database the master's stream has selected (an RDB's `repl-stream-db`).
+    pub fn stream_db(&self) -> usize {
+        self.db.load(Ordering::Relaxed)
+    }
+
     pub fn status(&self) -> &'static str {
         if self.state.load(Ordering::Relaxed) == CONNECTED {
             "up"
@@ -383,6 +388,7 @@ async fn stream_commands(srv: &Arc<Server>, link: &Arc<MasterLink>, mut r: BufRe
                 if inline { owned.iter().map(|a| a.as_slice()).collect() } else { ranges.iter().map(|&(a, b)| &buf[a..b]).collect() };
             if !args.is_empty() {
                 let getack = args.len() >= 2 && args[0].eq_ignore_ascii_case(b"replconf") && args[1].eq_ignore_ascii_case(b"getack");
+                let applying = srv.journal.apply_lock();
                 if !getack {
                     crate::commands::execute(srv, &mut client, &mut out, &args, crate::util::now_ms());
                     out.buf.clear();
@@ -391,6 +397,7 @@ async fn stream_commands(srv: &Arc<Server>, link: &Arc<MasterLink>, mut r: BufRe
                 // the link drops inside one, the partial resync starts again at its
                 // MULTI instead of applying the rest of it on its own.
                 if client.multi.is_some() {
+                    drop(applying);
                     in_tx.extend_from_slice(&buf[..n]);
                     bytes::Buf::advance(&mut buf, n);
                     continue;
@@ -401,6 +408,7 @@ async fn stream_commands(srv: &Arc<Server>, link: &Arc<MasterLink>, mut r: BufRe
                 }
                 srv.journal.append_raw(&buf[..n]);
                 link.db.store(client.db, Ordering::Relaxed);
+                drop(applying);
                 if getack {
                     let off = srv.journal.offset().to_string();
                     r.get_mut().write_all(&encode(&[b"REPLCONF", b"ACK", off.as_bytes()])).await?;

@@ -51,28 +51,18 @@ impl Server {
     }
 
     pub fn spawn(port: u16, dir: std::path::PathBuf, args: Vec<String>) -> Server {
-        let child = Command::new(env!("CARGO_BIN_EXE_ferrokv-server"))
-            .args(&args)
-            .current_dir(&dir)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start ferrokv-server");
+        let child = launch(&dir, &args);
         let s = Server { port, child, dir };
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            // Any error (even on the write: a connection the kernel looped back onto
-            // itself) only means "not ready yet".
-            if let Ok(mut c) = TcpStream::connect(("127.0.0.1", port)) {
-                let _ = c.set_read_timeout(Some(Duration::from_secs(2)));
-                let mut buf = [0u8; 7];
-                if c.write_all(b"PING\r\n").is_ok() && c.read_exact(&mut buf).is_ok() && matches!(buf[0], b'+' | b'-') {
-                    return s;
-                }
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        panic!("server did not start on port {port}");
+        wait_ready(port);
+        s
+    }
+
+    /// Stops the process (SIGKILL) and starts it again in the same directory.
+    pub fn restart(&mut self, args: Vec<String>) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        self.child = launch(&self.dir, &args);
+        wait_ready(self.port);
     }
 
     /// The server's process id (to stop and resume it with signals).
@@ -108,6 +98,33 @@ impl Server {
         }
         None
     }
+}
+
+fn launch(dir: &std::path::Path, args: &[String]) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_ferrokv-server"))
+        .args(args)
+        .current_dir(dir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start ferrokv-server")
+}
+
+fn wait_ready(port: u16) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline {
+        // Any error (even on the write: a connection the kernel looped back onto
+        // itself) only means "not ready yet".
+        if let Ok(mut c) = TcpStream::connect(("127.0.0.1", port)) {
+            let _ = c.set_read_timeout(Some(Duration::from_secs(2)));
+            let mut buf = [0u8; 7];
+            if c.write_all(b"PING\r\n").is_ok() && c.read_exact(&mut buf).is_ok() && matches!(buf[0], b'+' | b'-') {
+                return;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    panic!("server did not start on port {port}");
 }
 
 impl Drop for Server {
