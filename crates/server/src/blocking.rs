@@ -50,13 +50,21 @@ pub struct Waiter {
     pub resp3: bool,
     pub state: Mutex<WaitState>,
     pub notify: Notify,
+    /// Unblocked because this server became a replica: the connection closes after
+    /// the reply, as Redis's does.
+    pub close_after: std::sync::atomic::AtomicBool,
 }
 
 type KeyId = (usize, Vec<u8>);
 
+/// What blocked clients (and WAIT) get when their server becomes a replica.
+pub const UNBLOCKED: &str = "UNBLOCKED force unblock from blocking operation, instance state changed (master -> replica?)";
+
 #[derive(Default)]
 pub struct Blocking {
     waiting: AtomicUsize,
+    /// Clients in WAIT (blocked too, but on replicas' acknowledgements, not on keys).
+    pub in_wait: AtomicUsize,
     /// Distinct keys somebody waits on (INFO total_blocking_keys).
     pub key_count: AtomicUsize,
     queues: Mutex<HashMap<KeyId, VecDeque<Arc<Waiter>>>>,
@@ -85,7 +93,7 @@ impl Waiter {
 impl Blocking {
     /// Clients blocked right now (INFO blocked_clients).
     pub fn blocked_clients(&self) -> usize {
-        self.waiting.load(Ordering::Relaxed)
+        self.waiting.load(Ordering::Relaxed) + self.in_wait.load(Ordering::Relaxed)
     }
 
     /// Whether anyone waits on `key` of `db`; cheap when nobody is blocked at all.
@@ -180,8 +188,10 @@ impl Blocking {
         for w in waiters {
             let mut out = ReplyBuf::new();
             out.resp3 = w.resp3;
-            out.error("UNBLOCKED force unblock from blocking operation, instance state changed (master -> replica?)");
+            out.error(UNBLOCKED);
+            w.close_after.store(true, Ordering::Release);
             if self.finish(&w, out.buf) {
+                srv.stats.error(UNBLOCKED);
                 count_call(srv, &w.args, true);
             }
         }

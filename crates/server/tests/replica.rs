@@ -1125,20 +1125,36 @@ fn blocked_clients_are_unblocked_when_the_master_becomes_a_replica() {
     let nowhere = common::free_port().to_string();
     for n in [&f as &dyn Node, &real] {
         let port = n.port();
-        let blocked = std::thread::spawn(move || {
-            let mut c = connect(port);
-            redis::cmd("BLPOP")
-                .arg("list")
-                .arg(0)
-                .query::<Value>(&mut c)
-                .map_err(|e| format!("{} {}", e.code().unwrap_or("?"), e.detail().unwrap_or("")))
-        });
+        // BLPOP on a missing key, and WAIT for a replica that is not there: both block
+        // forever, get UNBLOCKED, and find their connection closed after it.
+        let blocked: Vec<_> = [&["BLPOP", "list", "0"][..], &["WAIT", "1", "0"]]
+            .into_iter()
+            .map(|args| {
+                let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+                std::thread::spawn(move || {
+                    let mut c = connect(port);
+                    let e = redis::cmd(&args[0])
+                        .arg(&args[1..])
+                        .query::<Value>(&mut c)
+                        .map_err(|e| format!("{} {}", e.code().unwrap_or("?"), e.detail().unwrap_or("")));
+                    (args[0].clone(), e, redis::cmd("PING").query::<String>(&mut c).is_err())
+                })
+            })
+            .collect();
         let mut c = n.client();
-        let ok = eventually(Duration::from_secs(5), || info(&mut c, "clients")["blocked_clients"] == "1");
+        let ok = eventually(Duration::from_secs(5), || info(&mut c, "clients")["blocked_clients"] == "2");
         assert!(ok, "{}", n.name());
         q(&mut c, &["REPLICAOF", "127.0.0.1", &nowhere]);
-        let e = blocked.join().unwrap().unwrap_err();
-        assert_eq!(e, "UNBLOCKED force unblock from blocking operation, instance state changed (master -> replica?)", "{}", n.name());
+        for t in blocked {
+            let (cmd, res, closed) = t.join().unwrap();
+            assert_eq!(
+                res.unwrap_err(),
+                "UNBLOCKED force unblock from blocking operation, instance state changed (master -> replica?)",
+                "{} {cmd}",
+                n.name()
+            );
+            assert!(closed, "{} {cmd}: the connection stays open", n.name());
+        }
         q(&mut c, &["REPLICAOF", "NO", "ONE"]);
     }
 }
@@ -1451,4 +1467,28 @@ fn replicas_of_a_restarted_master_resync_partially() {
     assert_eq!(r.info()["master_replid"], mi["master_replid"]);
     assert_eq!(real.info()["master_replid"], mi["master_replid"]);
     assert_same_data(&m, &[&r, &real]);
+}
+
+/// The checks before a command run in Redis's order: on a read-only replica whose link
+/// is down (`replica-serve-stale-data no`), a RESP2 subscriber's write gets READONLY,
+/// and its read the subscribed-context error before MASTERDOWN; on both kinds.
+#[test]
+fn subscribed_replica_client_checks_run_in_redis_order() {
+    let nowhere = common::free_port().to_string();
+    let args = ["--replicaof", "127.0.0.1", nowhere.as_str(), "--replica-serve-stale-data", "no"];
+    let f = Ferro::start(&args);
+    let real = Real::start(&args);
+    for n in [&f as &dyn Node, &real] {
+        let mut c = common::Raw::connect(n.port());
+        assert!(c.cmd("SUBSCRIBE ch").starts_with("*3\r\n"), "{}", n.name());
+        assert_eq!(c.cmd("SET k v"), "-READONLY You can't write against a read only replica.\r\n", "{}", n.name());
+        assert_eq!(
+            c.cmd("GET k"),
+            "-ERR Can't execute 'get': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context\r\n",
+            "{}",
+            n.name()
+        );
+        let mut plain = common::Raw::connect(n.port());
+        assert!(plain.cmd("GET k").starts_with("-MASTERDOWN "), "{}", n.name());
+    }
 }

@@ -494,30 +494,34 @@ const READONLY: &str = "READONLY You can't write against a read only replica.";
 const NOREPLICAS: &str = "NOREPLICAS Not enough good replicas to write.";
 const MASTERDOWN: &str = "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.";
 
-/// What replication forbids: writes on a read-only replica, any non-STALE command on
-/// a replica whose link is down with `replica-serve-stale-data no`, and writes on a
-/// master with fewer than `min-replicas-to-write` good replicas.
-fn replication_refusal(srv: &Server, client: &Client, def: &CommandDef, flags: u32) -> Option<&'static str> {
+/// What replication forbids a write: on a master with fewer than
+/// `min-replicas-to-write` good replicas, and on a read-only replica.
+fn write_refusal(srv: &Server, client: &Client, def: &CommandDef, flags: u32) -> Option<&'static str> {
     if client.is_master_link {
         return None;
     }
     let s = &client.settings;
     let write = flags & table::WRITE != 0
         || (def.name == "exec" && client.multi.as_ref().is_some_and(|q| q.iter().any(|c| c.flags & table::WRITE != 0)));
-    if !write && s.replica_serve_stale_data {
+    if !write {
         return None;
     }
     if !srv.replica_mode.load(std::sync::atomic::Ordering::Relaxed) {
-        return (write && srv.replicas.too_few(s)).then_some(NOREPLICAS);
+        return srv.replicas.too_few(s).then_some(NOREPLICAS);
     }
-    // Redis checks read-only before the link.
-    if write && s.replica_read_only {
-        return Some(READONLY);
+    s.replica_read_only.then_some(READONLY)
+}
+
+/// Any non-STALE command on a replica whose link is down, with
+/// `replica-serve-stale-data no`.
+fn stale_refusal(srv: &Server, client: &Client, def: &CommandDef, flags: u32) -> Option<&'static str> {
+    if client.is_master_link || client.settings.replica_serve_stale_data || !srv.replica_mode.load(std::sync::atomic::Ordering::Relaxed) {
+        return None;
     }
     let link = srv.master.lock().clone()?;
     let stale_ok = flags & table::STALE != 0
         && !(def.name == "exec" && client.multi.as_ref().is_some_and(|q| q.iter().any(|c| c.flags & table::STALE == 0)));
-    (!s.replica_serve_stale_data && link.status() != "up" && !stale_ok).then_some(MASTERDOWN)
+    (link.status() != "up" && !stale_ok).then_some(MASTERDOWN)
 }
 
 const MISCONF: &str = "MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk. Commands that may modify the data set are disabled, because this instance is configured to report errors during writes if RDB snapshotting fails (stop-writes-on-bgsave-error option). Please check the Redis logs for details about the RDB error.";
@@ -534,16 +538,6 @@ fn execute_command<'s>(srv: &'s Server, client: &mut Client, out: &mut ReplyBuf,
         if let Some(e) = crate::scripting::busy_refusal(srv, def, client.shared.id) {
             return reject(srv, client, out, (def, id), e);
         }
-    }
-    if !out.resp3 && pubsub::subscribed(client) && !allowed_when_subscribed(def) {
-        let e = format!(
-            "ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context",
-            def.full_name()
-        );
-        srv.stats.rejected(id);
-        srv.stats.error(&e);
-        out.error(&e);
-        return;
     }
     // A script's declared flags count only where some check below may refuse it.
     let s = &client.settings;
@@ -573,7 +567,22 @@ fn execute_command<'s>(srv: &'s Server, client: &mut Client, out: &mut ReplyBuf,
     {
         return reject(srv, client, out, (def, id), MISCONF);
     }
-    if let Some(e) = replication_refusal(srv, client, def, flags) {
+    if let Some(e) = write_refusal(srv, client, def, flags) {
+        return reject(srv, client, out, (def, id), e);
+    }
+    // Redis's order: NOREPLICAS and READONLY, then the RESP2 subscribed context, then
+    // MASTERDOWN.
+    if !out.resp3 && pubsub::subscribed(client) && !allowed_when_subscribed(def) {
+        let e = format!(
+            "ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context",
+            def.full_name()
+        );
+        srv.stats.rejected(id);
+        srv.stats.error(&e);
+        out.error(&e);
+        return;
+    }
+    if let Some(e) = stale_refusal(srv, client, def, flags) {
         return reject(srv, client, out, (def, id), e);
     }
     if client.multi.is_some() && !transactions::runs_in_multi(def) {

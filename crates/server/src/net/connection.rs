@@ -172,13 +172,26 @@ async fn run(srv: &Server, client: &mut Client, mut stream: TcpStream) -> std::i
                     // WAIT: replicas acknowledge within milliseconds; polled, like Redis's
                     // check in beforeSleep.
                     flush(&mut stream, &mut out, srv, client.woff.get()).await?;
+                    srv.blocking.in_wait.fetch_add(1, Ordering::Relaxed);
                     let acked = loop {
+                        if srv.replica_mode.load(Ordering::Acquire) {
+                            break usize::MAX;
+                        }
                         let n = srv.replicas.acked(off);
                         if n >= num || (deadline != 0 && crate::util::now_ms() >= deadline) || shared.killed.load(Ordering::Acquire) {
                             break n;
                         }
                         tokio::time::sleep(Duration::from_millis(5)).await;
                     };
+                    srv.blocking.in_wait.fetch_sub(1, Ordering::Relaxed);
+                    if acked == usize::MAX {
+                        // This master became a replica meanwhile (Redis unblocks with
+                        // an error and closes the connection).
+                        out.error(crate::blocking::UNBLOCKED);
+                        srv.stats.error(crate::blocking::UNBLOCKED);
+                        flush(&mut stream, &mut out, srv, client.woff.get()).await?;
+                        return Ok(());
+                    }
                     out.int(acked as i64);
                 }
                 if let Some(job) = client.full_sync.take() {
@@ -374,6 +387,7 @@ async fn wait_blocked(
         resp3: out.resp3,
         state: parking_lot::Mutex::new(WaitState::Waiting),
         notify: tokio::sync::Notify::new(),
+        close_after: std::sync::atomic::AtomicBool::new(false),
     });
     srv.blocking.register(&w);
     // A write that landed between our empty look and the registration saw nobody
@@ -431,7 +445,13 @@ async fn wait_blocked(
     drop(st);
     srv.blocking.unregister(&w);
     match reply {
-        Some(r) => out.buf.extend_from_slice(&r),
+        Some(r) => {
+            out.buf.extend_from_slice(&r);
+            if w.close_after.load(Ordering::Acquire) {
+                flush(stream, out, srv, client.woff.get()).await?;
+                return Ok(false);
+            }
+        }
         None => {
             if alive {
                 crate::blocking::count_call(srv, &w.args, false);
