@@ -437,12 +437,11 @@ async fn wait_blocked(
             }
         }
     }
-    let mut st = w.state.lock();
-    let reply = match std::mem::replace(&mut *st, WaitState::Cancelled) {
+    let taken = std::mem::replace(&mut *w.state.lock(), WaitState::Cancelled);
+    let reply = match taken {
         WaitState::Done(reply) => Some(reply),
         _ => None,
     };
-    drop(st);
     srv.blocking.unregister(&w);
     match reply {
         Some(r) => {
