@@ -47,6 +47,8 @@ pub fn spawn(srv: Arc<Server>) {
                     crate::persistence::aof::cron(&srv);
                     crate::replication::cron(&srv, &mut last_ping);
                 }
+                // Expiries, PINGs: writes made outside any connection's round.
+                srv.journal.distribute();
                 if let Some(rest) = period.checked_sub(started.elapsed()) {
                     std::thread::sleep(rest);
                 }

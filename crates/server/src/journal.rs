@@ -29,6 +29,8 @@ pub struct Journal {
     /// its bytes, and by a snapshot taking its point: the offset saved in an RDB is
     /// then exactly that of the data in it.
     applying: Mutex<()>,
+    /// Whether `Inner::unsent` holds bytes (read without the lock).
+    has_unsent: AtomicBool,
 }
 
 struct Inner {
@@ -38,6 +40,10 @@ struct Inner {
     backlog_size: usize,
     /// Replicas' queues: each gets every byte appended after it subscribed.
     subscribers: Vec<Arc<Outbox>>,
+    /// Bytes appended for the subscribers since the last [`Journal::distribute`]: a
+    /// batch of commands reaches each replica's queue in one copy and one wake-up,
+    /// not one per command (Redis too feeds replicas once per event-loop round).
+    unsent: Vec<u8>,
     /// `client-output-buffer-limit replica`, applied to each queue.
     replica_limits: Limits,
     scratch: Vec<u8>,
@@ -60,12 +66,30 @@ impl Inner {
             }
         }
         if !self.subscribers.is_empty() {
-            let limits = self.replica_limits;
-            // A replica whose connection ended holds its queue no more.
-            self.subscribers.retain(|s| Arc::strong_count(s) > 1 && s.send(bytes, limits));
+            self.unsent.extend_from_slice(bytes);
+            if self.unsent.len() >= UNSENT_MAX {
+                self.distribute();
+            }
+        }
+    }
+
+    fn distribute(&mut self) {
+        if self.unsent.is_empty() {
+            return;
+        }
+        let limits = self.replica_limits;
+        let unsent = &self.unsent;
+        // A replica whose connection ended holds its queue no more.
+        self.subscribers.retain(|s| Arc::strong_count(s) > 1 && s.send(unsent, limits));
+        self.unsent.clear();
+        if self.unsent.capacity() > 4 * UNSENT_MAX {
+            self.unsent = Vec::new();
         }
     }
 }
+
+/// Past this many unsent bytes the subscribers get them at once.
+const UNSENT_MAX: usize = 64 * 1024;
 
 impl Journal {
     pub fn new(backlog_size: usize) -> Journal {
@@ -75,6 +99,7 @@ impl Journal {
                 backlog: VecDeque::new(),
                 backlog_size,
                 subscribers: Vec::new(),
+                unsent: Vec::new(),
                 replica_limits: Limits::default(),
                 scratch: Vec::with_capacity(256),
                 keep_backlog: false,
@@ -86,6 +111,7 @@ impl Journal {
             aof_ready: Condvar::new(),
             suppressed: AtomicBool::new(false),
             applying: Mutex::new(()),
+            has_unsent: AtomicBool::new(false),
         }
     }
 
@@ -121,6 +147,7 @@ impl Journal {
         let scratch = std::mem::take(&mut inner.scratch);
         inner.feed_replicas(&scratch);
         inner.scratch = scratch;
+        self.mark_unsent(inner);
         if let Some(ts) = inner.aof_ts {
             let now = crate::util::now_ms() / 1000;
             if now != ts {
@@ -155,6 +182,24 @@ impl Journal {
         }
         if wrap {
             self.push_in(&mut g, None, &[b"EXEC"]);
+        }
+    }
+
+    /// Hands what was appended since the last call to the replicas' queues. Called
+    /// wherever writes end a round: before a connection writes its replies or waits,
+    /// after a chunk of the master's stream, and by the cron thread.
+    pub fn distribute(&self) {
+        if self.has_unsent.load(Ordering::Acquire) {
+            let mut g = self.inner.lock();
+            self.has_unsent.store(false, Ordering::Release);
+            g.distribute();
+        }
+    }
+
+    /// After an append: whether [`Journal::distribute`] has work.
+    fn mark_unsent(&self, g: &Inner) {
+        if !g.unsent.is_empty() && !self.has_unsent.load(Ordering::Relaxed) {
+            self.has_unsent.store(true, Ordering::Release);
         }
     }
 
@@ -282,6 +327,7 @@ impl Journal {
             return None;
         }
         let tail: Vec<u8> = g.backlog.iter().skip((from - first) as usize).copied().collect();
+        g.distribute();
         g.subscribers.push(tx);
         Some(tail)
     }
@@ -291,6 +337,7 @@ impl Journal {
     pub fn append_raw(&self, bytes: &[u8]) {
         let mut g = self.inner.lock();
         g.feed_replicas(bytes);
+        self.mark_unsent(&g);
         if let Some(aof) = g.aof.as_mut() {
             aof.extend_from_slice(bytes);
         }
@@ -329,6 +376,7 @@ impl Journal {
         scratch.clear();
         encode(&mut scratch, args);
         g.feed_replicas(&scratch);
+        self.mark_unsent(&g);
         self.offset.fetch_add(scratch.len() as u64, Ordering::Release);
         g.scratch = scratch;
     }
@@ -339,6 +387,7 @@ impl Journal {
         let mut g = self.inner.lock();
         g.last_db = None;
         g.keep_backlog = true;
+        g.distribute();
         g.subscribers.push(tx);
     }
 }

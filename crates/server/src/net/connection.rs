@@ -346,6 +346,8 @@ fn run_one<'s>(srv: &'s Server, client: &mut Client, out: &mut ReplyBuf, args: &
 
 /// Sends the replies collected; `woff` is the stream offset of this client's last write.
 async fn flush(stream: &mut TcpStream, out: &mut ReplyBuf, srv: &Server, woff: u64) -> std::io::Result<()> {
+    // The writes of this round (ours and other connections') go to the replicas first.
+    srv.journal.distribute();
     if !out.buf.is_empty() {
         if srv.aof.enabled.load(Ordering::Relaxed) && !srv.aof.always.load(Ordering::Relaxed) {
             srv.aof.wait_written(srv, woff).await;

@@ -25,6 +25,7 @@ pub enum FinalSave {
 /// Redis's prepareForShutdown: the AOF is flushed and fsynced, then the final RDB is
 /// written when asked or when save points exist. An error stops the shutdown.
 pub fn prepare_shutdown(srv: &Server, mode: FinalSave) -> Result<(), String> {
+    srv.journal.distribute();
     let settings = srv.config.settings();
     if let Some(job) = srv.rdb.running() {
         if job == snapshot::Job::Bgsave {

@@ -418,6 +418,8 @@ async fn stream_commands(srv: &Arc<Server>, link: &Arc<MasterLink>, mut r: BufRe
             }
             bytes::Buf::advance(&mut buf, n);
         }
+        // Our own replicas get this chunk of the stream before we wait for the next.
+        srv.journal.distribute();
         tokio::select! {
             n = r.read_buf(&mut buf) => {
                 let n = n?;
