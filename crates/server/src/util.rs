@@ -297,3 +297,41 @@ mod tests {
         assert!(!glob_match(deep.as_bytes(), &[b'a'; 50000], false));
     }
 }
+
+/// Makes `v[range]` `n` bytes long (for the caller to overwrite), moving the tail once:
+/// `Vec::splice` copies element by element, which an insert into an 8 KB listpack
+/// node paid on every LPUSH.
+pub fn resize_range(v: &mut Vec<u8>, range: std::ops::Range<usize>, n: usize) {
+    let (start, end, old) = (range.start, range.end, v.len());
+    let removed = end - start;
+    if n > removed {
+        v.resize(old + n - removed, 0);
+        v.copy_within(end..old, start + n);
+    } else if n < removed {
+        v.copy_within(end..old, start + n);
+        v.truncate(old - (removed - n));
+    }
+}
+
+#[cfg(test)]
+mod resize_range_tests {
+    use super::resize_range;
+
+    #[test]
+    fn grows_shrinks_and_keeps_the_tail() {
+        let mut v = b"abcdef".to_vec();
+        resize_range(&mut v, 2..3, 3);
+        v[2..5].copy_from_slice(b"XYZ");
+        assert_eq!(&v, b"abXYZdef");
+        resize_range(&mut v, 2..5, 0);
+        assert_eq!(&v, b"abdef");
+        resize_range(&mut v, 5..5, 2);
+        assert_eq!(v.len(), 7);
+        assert_eq!(&v[..5], b"abdef");
+        resize_range(&mut v, 1..7, 1);
+        assert_eq!(&v, b"ab");
+        resize_range(&mut v, 0..1, 2);
+        assert_eq!(v.len(), 3);
+        assert_eq!(v[2], b'b');
+    }
+}

@@ -270,9 +270,9 @@ impl Packed {
         if off == self.buf.len() {
             return self.push_back(v);
         }
-        let mut tmp = Vec::with_capacity(encoded_len(v));
-        encode(v, &mut tmp);
-        self.buf.splice(off..off, tmp);
+        let n = encoded_len(v);
+        crate::util::resize_range(&mut self.buf, off..off, n);
+        encode_into(v, &mut self.buf[off..off + n]);
         self.count += 1;
     }
 
@@ -300,7 +300,7 @@ impl Packed {
         let (_, next) = self.get(off);
         let n = encoded_len(v);
         if n != next - off {
-            self.buf.splice(off..next, std::iter::repeat_n(0, n));
+            crate::util::resize_range(&mut self.buf, off..next, n);
         }
         encode_into(v, &mut self.buf[off..off + n]);
     }

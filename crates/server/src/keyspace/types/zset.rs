@@ -558,7 +558,8 @@ impl Small {
         } else if with.len() > b - a {
             v.reserve_exact(with.len() - (b - a));
         }
-        v.splice(a..b, with.iter().copied());
+        crate::util::resize_range(&mut v, a..b, with.len());
+        v[a..a + with.len()].copy_from_slice(with);
         v[..2].copy_from_slice(&(n as u16).to_le_bytes());
         self.0 = v.into_boxed_slice();
     }
