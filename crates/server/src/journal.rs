@@ -347,16 +347,12 @@ impl Journal {
     /// After a full resync: the stream continues at the master's offset, with an empty
     /// backlog, and our next own write starts with a SELECT.
     pub fn reset_to(&self, offset: u64) {
-        let mut g = self.inner.lock();
-        g.backlog.clear();
-        g.last_db = None;
-        g.keep_backlog = true;
-        self.active.store(true, Ordering::Release);
-        self.offset.store(offset, Ordering::Release);
+        self.restore(offset, None);
     }
 
-    /// Start-up with the replication info of an RDB: the stream goes on from `offset`
-    /// (empty backlog) in database `db` (None: the next write selects its own).
+    /// The stream goes on from `offset` (empty backlog) in database `db` (None: the next
+    /// write selects its own): after a full resync, or at start-up with the replication
+    /// info of an RDB.
     pub fn restore(&self, offset: u64, db: Option<usize>) {
         let mut g = self.inner.lock();
         g.backlog.clear();
