@@ -77,6 +77,17 @@ fn config_text(args: &[String]) -> Result<(String, Option<std::path::PathBuf>), 
     Ok((text, file))
 }
 
+/// `server-threads`, or by default one worker per core but one: the clients, the kernel's
+/// network stack and our own background threads (AOF, snapshots) need a core too, and a
+/// worker that has to share one costs every connection more than it adds (BENCHMARKS.md,
+/// "Worker threads").
+fn worker_threads(srv: &Server) -> usize {
+    match srv.config.get("server-threads").and_then(|v| v.parse().ok()) {
+        Some(n) if n > 0 => n,
+        _ => std::thread::available_parallelism().map_or(1, |n| n.get()).saturating_sub(1).max(1),
+    }
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let (text, file) = match config_text(&args) {
@@ -102,7 +113,8 @@ fn main() {
             std::process::exit(1);
         }
     }
-    let workers = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    let workers = worker_threads(&srv);
+    tracing::debug!("serving connections on {workers} worker thread(s)");
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(workers).enable_all().build().expect("tokio runtime");
     rt.block_on(async move {
         tracing::info!("oO0OoO0OoO0Oo ferrokv is starting oO0OoO0OoO0Oo");

@@ -750,6 +750,23 @@ fn busy_script_and_script_kill() {
     );
 }
 
+/// With one connection worker (the default on a 2-core machine) the busy script holds
+/// the only worker: the others' connections must still be served, with -BUSY.
+#[test]
+fn busy_script_with_one_worker() {
+    let s = Server::start_with(&["--server-threads", "1", "--busy-reply-threshold", "100"]);
+    let mut a = s.raw();
+    let mut b = s.raw();
+    assert_eq!(b.cmd("CONFIG GET server-threads"), "*2\r\n$14\r\nserver-threads\r\n$1\r\n1\r\n");
+    a.send(&[b"EVAL", b"while true do end", b"0"]);
+    wait_busy(&mut b, BUSY_EVAL);
+    let mut c = s.raw();
+    assert_eq!(c.cmd("GET x"), BUSY_EVAL);
+    assert_eq!(b.cmd("SCRIPT KILL"), "+OK\r\n");
+    assert!(a.read().starts_with("-ERR Script killed by user with SCRIPT KILL..."));
+    assert_eq!(c.cmd("PING"), "+PONG\r\n");
+}
+
 /// Redis's FUNCTION STATS refuses to report while an EVAL (not a function) is busy.
 #[test]
 fn function_stats_is_busy_during_an_eval() {

@@ -128,6 +128,9 @@ pub static OPTIONS: &[Opt] = &[
     // ---- threaded I/O ----
     opt("io-threads", Kind::Int(1, 128), "1", IMM_NY),
     opt("io-threads-do-reads", Kind::Bool, "no", IMM_NY),
+    // ferrokv's own (hidden, so CONFIG GET * lists exactly Redis's options): the worker
+    // threads that serve connections; 0 = one per core but one (see main.rs).
+    opt("server-threads", Kind::Int(0, 1024), "0", HIDDEN | IMMUTABLE),
     // ---- kernel OOM control and transparent huge pages ----
     opt("oom-score-adj", Kind::Enum(OOM_SCORE_ADJ), "no", NY),
     opt("oom-score-adj-values", Kind::Multi, "0 200 800", NY),

@@ -79,6 +79,9 @@ async fn run(srv: &Server, client: &mut Client, mut stream: TcpStream) -> std::i
                 continue;
             }
             _ = outbox::ready(&sub) => {
+                // As for a replica below: the publishers ready on this worker run
+                // first, so their messages leave in one write.
+                tokio::task::yield_now().await;
                 let o = sub.as_ref().expect("subscribed");
                 if !send_queued(o, &mut spare, &srv.stats.net_output, &shared, &mut stream).await? {
                     return Ok(());

@@ -100,9 +100,14 @@ impl Server {
     }
 }
 
+/// Tests run two connection workers whatever the machine (the default leaves a core
+/// free, which is one worker on a 2-core machine), so cross-core behaviour is tested,
+/// unless the test sets `--server-threads` itself.
 fn launch(dir: &std::path::Path, args: &[String]) -> Child {
+    let threads: &[&str] = if args.iter().any(|a| a == "--server-threads") { &[] } else { &["--server-threads", "2"] };
     Command::new(env!("CARGO_BIN_EXE_ferrokv-server"))
         .args(args)
+        .args(threads)
         .current_dir(dir)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
