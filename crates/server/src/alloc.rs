@@ -79,3 +79,45 @@ unsafe impl GlobalAlloc for Counting {
 pub fn allocated() -> u64 {
     ALLOCATED.load(Ordering::Relaxed).max(0) as u64
 }
+
+/// Hands the allocator's free pages back to the kernel (MEMORY PURGE). glibc keeps what
+/// was freed inside its arenas, so without this the RSS of a server that deleted most
+/// of its data stays at its peak; Redis's jemalloc returns such pages by itself.
+pub fn purge() {
+    // SAFETY: malloc_trim only walks the allocator's own free lists, under its locks.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
+
+/// The cron purges once the RSS exceeds what is allocated by this much (and by a
+/// quarter of the RSS) more than the last purge left...
+const PURGE_MIN_EXCESS: u64 = 32 << 20;
+/// ...for this long (jemalloc's default decay is 10 s too), so a dataset that is
+/// rewritten in place (delete, then load again) keeps its pages.
+const PURGE_AFTER: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// The automatic purge, called once a second with `used_memory` and the RSS. What a
+/// purge cannot return (fragmentation inside pages in use) is remembered, so it is not
+/// tried again until that much more is free.
+#[derive(Default)]
+pub struct AutoPurge {
+    left: u64,
+    since: Option<std::time::Instant>,
+}
+
+impl AutoPurge {
+    pub fn tick(&mut self, used: u64, rss: impl Fn() -> u64) {
+        let r = rss();
+        let excess = r.saturating_sub(used);
+        if excess < self.left + PURGE_MIN_EXCESS || excess < r / 4 {
+            self.since = None;
+            return;
+        }
+        if self.since.get_or_insert_with(std::time::Instant::now).elapsed() >= PURGE_AFTER {
+            purge();
+            self.left = rss().saturating_sub(used);
+            self.since = None;
+        }
+    }
+}

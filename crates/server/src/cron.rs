@@ -1,5 +1,6 @@
 //! The background "server cron": runs `hz` times a second on its own thread and does the
-//! periodic work, today the active expire cycle.
+//! periodic work: the active expire cycle, and once a second the persistence and
+//! replication timers and the allocator's purge.
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -16,6 +17,7 @@ pub fn spawn(srv: Arc<Server>) {
             let mut last_sample = Instant::now();
             let mut last_second = Instant::now();
             let mut last_ping = Instant::now();
+            let mut purge = crate::alloc::AutoPurge::default();
             loop {
                 srv.tick_lru_clock();
                 srv.used_memory();
@@ -46,6 +48,7 @@ pub fn spawn(srv: Arc<Server>) {
                     crate::persistence::snapshot::cron(&srv);
                     crate::persistence::aof::cron(&srv);
                     crate::replication::cron(&srv, &mut last_ping);
+                    purge.tick(srv.used_memory(), crate::stats::process_rss);
                 }
                 // Expiries, PINGs: writes made outside any connection's round.
                 srv.journal.distribute();

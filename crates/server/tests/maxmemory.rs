@@ -103,3 +103,28 @@ fn lfu_counts_accesses_and_evicts_the_least_used() {
     assert!(info_field(&mut c, "stats", "evicted_keys") > 0);
     assert_eq!(c.cmd("EXISTS hot copy"), ":2\r\n", "the frequently used keys stay");
 }
+
+/// glibc keeps freed memory in its arenas: MEMORY PURGE hands it back at once, and the
+/// cron does so by itself once a large drop has lasted 10 s (as jemalloc's decay does
+/// for Redis), so the RSS follows a FLUSHALL down.
+#[test]
+fn freed_memory_goes_back_to_the_kernel() {
+    let s = Server::start();
+    let mut c = s.raw();
+    for purge in [true, false] {
+        assert_eq!(c.cmd("DEBUG POPULATE 300000 key 200"), "+OK\r\n");
+        let full = info_field(&mut c, "memory", "used_memory_rss");
+        assert!(full > 80 << 20, "rss {full}");
+        assert_eq!(c.cmd("FLUSHALL SYNC"), "+OK\r\n");
+        if purge {
+            assert_eq!(c.cmd("MEMORY PURGE"), "+OK\r\n");
+        }
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(if purge { 1 } else { 25 });
+        let mut rss = info_field(&mut c, "memory", "used_memory_rss");
+        while rss > full / 2 && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(200));
+            rss = info_field(&mut c, "memory", "used_memory_rss");
+        }
+        assert!(rss <= full / 2, "purge={purge}: rss {rss} after FLUSHALL, {full} before");
+    }
+}

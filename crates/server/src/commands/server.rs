@@ -1103,6 +1103,7 @@ pub fn memory_malloc_stats(ctx: &mut Ctx) -> CmdResult {
 }
 
 pub fn memory_purge(ctx: &mut Ctx) -> CmdResult {
+    crate::alloc::purge();
     ctx.out.ok();
     Ok(())
 }
