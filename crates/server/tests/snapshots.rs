@@ -536,6 +536,19 @@ fn save_points_trigger_a_bgsave() {
     assert!(l2 - l1 >= 2, "saved {} s after the last save: the 1-second point fired with only 1 s elapsed", l2 - l1);
 }
 
+/// A BGSAVE slowed by `rdb-key-save-delay` (Redis's suite sets 2147483647 us per key)
+/// is stopped by SIGTERM at once, as Redis kills its child: the server exits.
+#[test]
+fn sigterm_stops_a_slow_bgsave() {
+    let mut a = start(&["--save", "", "--rdb-key-save-delay", "2147483647"]);
+    let mut r = a.raw();
+    assert_eq!(r.cmd("SET k v"), "+OK\r\n");
+    assert_eq!(r.cmd("BGSAVE"), "+Background saving started\r\n");
+    assert!(r.cmd("INFO persistence").contains("rdb_bgsave_in_progress:1"));
+    signal(a.pid(), "-TERM");
+    assert!(a.wait_exit(Duration::from_secs(5)).is_some(), "still running 5 s after SIGTERM");
+}
+
 #[test]
 fn shutdown_and_sigterm_save_when_asked_or_with_save_points() {
     // SHUTDOWN with save points saves.

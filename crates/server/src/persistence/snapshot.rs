@@ -137,10 +137,17 @@ impl RdbSink {
 }
 
 impl Capture for RdbSink {
+    /// Sleeps in slices, so a cancelled save (FLUSHALL, SHUTDOWN) stops at once, as
+    /// Redis's killed child does, even under a huge `rdb-key-save-delay`.
     fn pause(&self) {
         let us = self.delay_us.swap(0, Ordering::Relaxed);
-        if us > 0 {
-            std::thread::sleep(std::time::Duration::from_micros(us));
+        let end = std::time::Instant::now() + std::time::Duration::from_micros(us);
+        while !self.cancelled.load(Ordering::Relaxed) {
+            let left = end.saturating_duration_since(std::time::Instant::now());
+            if left.is_zero() {
+                break;
+            }
+            std::thread::sleep(left.min(std::time::Duration::from_millis(10)));
         }
     }
 
