@@ -115,7 +115,13 @@ fn main() {
     }
     let workers = worker_threads(&srv);
     tracing::debug!("serving connections on {workers} worker thread(s)");
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(workers).enable_all().build().expect("tokio runtime");
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(workers)
+        .on_thread_park(ferrokv_server::scripting::vm::release_stale)
+        .on_thread_unpark(ferrokv_server::scripting::vm::release_stale)
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
     rt.block_on(async move {
         tracing::info!("oO0OoO0OoO0Oo ferrokv is starting oO0OoO0OoO0Oo");
         tracing::info!(

@@ -1224,3 +1224,38 @@ fn script_errors_are_counted_once_as_in_redis() {
     assert_eq!(call(&mut ours, &["CLUSTER", "INFO"]), call(&mut real, &["CLUSTER", "INFO"]));
     assert_eq!(call(&mut ours, &["CLUSTER", "NOSUCH"]), call(&mut real, &["CLUSTER", "NOSUCH"]));
 }
+
+fn lua_memory(c: &mut Raw) -> u64 {
+    let info = c.cmd("INFO memory");
+    info.lines().find_map(|l| l.strip_prefix("used_memory_lua:")).unwrap().trim().parse().unwrap()
+}
+
+/// Redis's "EVAL does not leak in the Lua stack" in its function form: every FCALL
+/// after a FUNCTION LOAD REPLACE rebuilds the VM's libraries, and the old ones must not
+/// pile up in used_memory_lua (Redis keeps functions in a VM outside it). SCRIPT FLUSH
+/// starts the VMs anew, as Redis does.
+#[test]
+fn replaced_libraries_and_script_flush_free_the_vm() {
+    let s = Server::start_with(&["--server-threads", "1"]);
+    let mut c = s.raw();
+    let lib = "#!lua name=test\nredis.register_function('test', function(KEYS, ARGV) return redis.call('incr', KEYS[1]) end)";
+    for i in 1..=3000 {
+        assert_eq!(call(&mut c, &["FUNCTION", "LOAD", "REPLACE", lib]), bulk("test"));
+        assert_eq!(fcall(&mut c, "FCALL", "test", &["x"], &[]), format!(":{i}\r\n"));
+    }
+    let used = lua_memory(&mut c);
+    assert!(used < 100 * 1024, "used_memory_lua {used} after 3000 library loads");
+    // A library that keeps 20000 strings alive in its VM.
+    let keep = "#!lua name=keep\nlocal t = {}\nredis.register_function('keep', function() for i = 1, 20000 do t[#t + 1] = tostring(i) end return #t end)";
+    assert_eq!(call(&mut c, &["FUNCTION", "LOAD", keep]), bulk("keep"));
+    assert_eq!(fcall(&mut c, "FCALL", "keep", &[], &[]), ":20000\r\n");
+    for _ in 0..50 {
+        assert_eq!(call(&mut c, &["EVAL", "return 1", "0"]), ":1\r\n");
+    }
+    let grown = lua_memory(&mut c);
+    assert!(grown > 500 * 1024, "used_memory_lua {grown} with 20000 strings kept");
+    assert_eq!(c.cmd("SCRIPT FLUSH"), "+OK\r\n");
+    assert_eq!(call(&mut c, &["EVAL", "return 1", "0"]), ":1\r\n");
+    let fresh = lua_memory(&mut c);
+    assert!(fresh < 100 * 1024, "used_memory_lua {fresh} after SCRIPT FLUSH");
+}

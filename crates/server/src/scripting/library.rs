@@ -270,6 +270,7 @@ pub fn sync_vm(vm: &mut Vm) {
         }
     }
     vm.lib_version = version;
+    vm.collect();
 }
 
 /// `redis.register_function(name, callback)` or `redis.register_function{...}`.

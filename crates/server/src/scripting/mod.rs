@@ -153,6 +153,7 @@ impl Scripts {
         self.cache.write().clear();
         self.cache_bytes.store(0, Ordering::Relaxed);
         self.epoch.fetch_add(1, Ordering::Release);
+        vm::reset_all();
     }
 
     pub fn len(&self) -> usize {

@@ -6,7 +6,7 @@
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::rc::Rc;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -63,7 +63,7 @@ thread_local! {
 }
 
 /// Bytes held by every thread's Lua VM (INFO used_memory_lua).
-static VM_MEMORY: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+static VM_MEMORY: AtomicU64 = AtomicU64::new(0);
 
 pub fn memory() -> u64 {
     VM_MEMORY.load(Ordering::Relaxed)
@@ -123,16 +123,59 @@ pub struct Vm {
     calls: u32,
     /// This VM's share of [`VM_MEMORY`].
     memory: u64,
+    /// The [`GENERATION`] it was made in.
+    generation: u64,
+}
+
+/// Bumped by SCRIPT FLUSH: as Redis starts a new Lua interpreter then, every thread's
+/// VM is dropped and made anew on its next use. The old ones leave used_memory_lua at
+/// once, as Redis's old interpreter does while a background thread frees it.
+static GENERATION: AtomicU64 = AtomicU64::new(0);
+
+pub fn reset_all() {
+    GENERATION.fetch_add(1, Ordering::AcqRel);
+    VM_MEMORY.store(0, Ordering::Relaxed);
+}
+
+impl Vm {
+    /// Adds `delta` (wrapping) to used_memory_lua, if this VM still counts there.
+    fn account(&self, delta: u64) {
+        if self.generation == GENERATION.load(Ordering::Acquire) {
+            VM_MEMORY.fetch_add(delta, Ordering::Relaxed);
+        }
+    }
+}
+
+/// Drops this thread's VM if SCRIPT FLUSH made it stale; called by `with_vm` and when a
+/// worker goes idle, so a thread that runs no script again does not keep one.
+pub fn release_stale() {
+    VM.with(|cell| {
+        let Ok(mut slot) = cell.try_borrow_mut() else { return };
+        if slot.as_ref().is_some_and(|vm| vm.generation != GENERATION.load(Ordering::Acquire)) {
+            *slot = None;
+        }
+    })
+}
+
+/// A VM leaves INFO's used_memory_lua when it is dropped: made stale, or its thread
+/// ended (Tokio ends the spare threads that `block_in_place` started).
+impl Drop for Vm {
+    fn drop(&mut self) {
+        self.account(self.memory.wrapping_neg());
+    }
 }
 
 /// Runs `f` with this thread's VM, creating it on first use.
 pub fn with_vm<R>(f: impl FnOnce(&mut Vm) -> R) -> R {
+    release_stale();
     VM.with(|cell| {
         let mut slot = cell.borrow_mut();
         if slot.is_none() {
+            let generation = GENERATION.load(Ordering::Acquire);
             let mut vm = Vm::new().expect("the Lua VM initialises");
             vm.memory = vm.lua.used_memory() as u64;
-            VM_MEMORY.fetch_add(vm.memory, Ordering::Relaxed);
+            vm.generation = generation;
+            vm.account(vm.memory);
             *slot = Some(vm);
         }
         f(slot.as_mut().expect("created above"))
@@ -281,6 +324,7 @@ impl Vm {
             functions: HashMap::new(),
             calls: 0,
             memory: 0,
+            generation: 0,
         })
     }
 
@@ -344,6 +388,21 @@ impl Vm {
         }
     }
 
+    /// Brings this VM's share of used_memory_lua up to date.
+    fn recount(&mut self) {
+        let now = self.lua.used_memory() as u64;
+        self.account(now.wrapping_sub(self.memory));
+        self.memory = now;
+    }
+
+    /// A full collection: after the function libraries were rebuilt, the old ones are
+    /// garbage all at once (Redis keeps them in a VM of their own, outside
+    /// used_memory_lua, so they must not linger in ours).
+    pub fn collect(&mut self) {
+        let _ = self.lua.gc_collect();
+        self.recount();
+    }
+
     /// Runs `f` (with `args` for a function, none for EVAL) under the error handler with
     /// `run` as the context of its callbacks. Returns the value, or the error table.
     pub fn call(&mut self, run: &mut Run<'_, '_>, f: &Function, args: Option<(Table, Table)>) -> Result<Value, Value> {
@@ -361,9 +420,7 @@ impl Vm {
         self.calls += 1;
         if self.calls.is_multiple_of(50) {
             let _ = self.lua.gc_step();
-            let now = self.lua.used_memory() as u64;
-            VM_MEMORY.fetch_add(now.wrapping_sub(self.memory), Ordering::Relaxed);
-            self.memory = now;
+            self.recount();
         }
         let (ok, v) = match res {
             Ok(v) => v,
