@@ -174,6 +174,21 @@ fn allows_insert(node: &Node, fill: i64, len: usize) -> bool {
     !exceeds(fill, node.sz as usize + len + ENTRY_OVERHEAD, node.count() + 1)
 }
 
+/// The bytes that `node` will take of `rest` when they are pushed onto it in order
+/// (the same test as [`allows_insert`], node after node).
+fn node_room(node: &Node, rest: &[&[u8]], fill: i64) -> usize {
+    let (mut sz, mut count, mut bytes) = (node.sz as usize, node.count(), 0);
+    for v in rest {
+        if exceeds(fill, sz + v.len() + ENTRY_OVERHEAD, count + 1) {
+            break;
+        }
+        sz += redis_entry_size(v);
+        count += 1;
+        bytes += Packed::entry_size(v);
+    }
+    bytes
+}
+
 fn allows_merge(a: &Node, b: &Node, fill: i64) -> bool {
     !exceeds(fill, (a.sz + b.sz) as usize - LP_OVERHEAD, a.count() + b.count())
 }
@@ -281,8 +296,16 @@ impl List {
             }
             self.nodes[0].p.reserve_exact(vals.iter().map(|v| Packed::entry_size(v)).sum());
         }
-        for v in vals {
+        for (i, v) in vals.iter().enumerate() {
+            let nodes = self.nodes.len();
             self.push(v, front, fill);
+            if self.quick && self.nodes.len() != nodes {
+                // A node was started: room at once for what of the rest it will take,
+                // instead of growing step by step (each step a realloc leaving a hole).
+                let n = if front { self.nodes.front_mut() } else { self.nodes.back_mut() }.expect("just pushed");
+                let room = node_room(n, &vals[i + 1..], fill);
+                n.p.reserve_exact(room);
+            }
         }
         if vals.len() > 1 {
             if let Some(n) = if front { self.nodes.front_mut() } else { self.nodes.back_mut() } {
