@@ -118,7 +118,6 @@ fn main() {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(workers)
         .on_thread_park(ferrokv_server::scripting::vm::release_stale)
-        .on_thread_unpark(ferrokv_server::scripting::vm::release_stale)
         .enable_all()
         .build()
         .expect("tokio runtime");

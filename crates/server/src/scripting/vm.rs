@@ -146,13 +146,18 @@ impl Vm {
     }
 }
 
-/// Drops this thread's VM if SCRIPT FLUSH made it stale; called by `with_vm` and when a
-/// worker goes idle, so a thread that runs no script again does not keep one.
+fn drop_if_stale(slot: &mut Option<Vm>) {
+    if slot.as_ref().is_some_and(|vm| vm.generation != GENERATION.load(Ordering::Acquire)) {
+        *slot = None;
+    }
+}
+
+/// Drops this thread's VM if SCRIPT FLUSH made it stale; called when a worker goes
+/// idle, so a thread that runs no script again does not keep one.
 pub fn release_stale() {
     VM.with(|cell| {
-        let Ok(mut slot) = cell.try_borrow_mut() else { return };
-        if slot.as_ref().is_some_and(|vm| vm.generation != GENERATION.load(Ordering::Acquire)) {
-            *slot = None;
+        if let Ok(mut slot) = cell.try_borrow_mut() {
+            drop_if_stale(&mut slot);
         }
     })
 }
@@ -167,9 +172,9 @@ impl Drop for Vm {
 
 /// Runs `f` with this thread's VM, creating it on first use.
 pub fn with_vm<R>(f: impl FnOnce(&mut Vm) -> R) -> R {
-    release_stale();
     VM.with(|cell| {
         let mut slot = cell.borrow_mut();
+        drop_if_stale(&mut slot);
         if slot.is_none() {
             let generation = GENERATION.load(Ordering::Acquire);
             let mut vm = Vm::new().expect("the Lua VM initialises");
