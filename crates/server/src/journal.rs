@@ -137,13 +137,17 @@ impl Journal {
     /// `None` writes the command in whatever database is selected (MULTI and EXEC,
     /// which Redis writes before the first SELECT of a transaction).
     fn push_in(&self, inner: &mut Inner, db: Option<usize>, args: &[&[u8]]) {
+        self.push_with(inner, db, |buf| encode(buf, args));
+    }
+
+    fn push_with(&self, inner: &mut Inner, db: Option<usize>, write: impl FnOnce(&mut Vec<u8>)) {
         inner.scratch.clear();
         if let Some(db) = db.filter(|d| inner.last_db != Some(*d)) {
             let mut b = itoa::Buffer::new();
             encode(&mut inner.scratch, &[b"SELECT", b.format(db).as_bytes()]);
             inner.last_db = Some(db);
         }
-        encode(&mut inner.scratch, args);
+        write(&mut inner.scratch);
         let scratch = std::mem::take(&mut inner.scratch);
         inner.feed_replicas(&scratch);
         inner.scratch = scratch;
@@ -165,20 +169,23 @@ impl Journal {
 
     /// Appends the effects of one transaction; several are wrapped in MULTI ... EXEC so
     /// that a replica or the AOF applies them as one unit.
-    pub fn append_batch(&self, cmds: &[crate::net::client::Effect]) {
-        if !self.active.load(Ordering::Acquire) || self.suppressed.load(Ordering::Relaxed) {
+    pub fn append_batch(&self, effects: &Effects) {
+        if effects.resp.is_empty() || !self.active.load(Ordering::Acquire) || self.suppressed.load(Ordering::Relaxed) {
             return;
         }
-        let wrap = cmds.len() > 1;
+        let wrap = effects.len() > 1;
         let mut g = self.inner.lock();
-        let mut refs: Vec<&[u8]> = Vec::new();
-        for (i, (db, args)) in cmds.iter().enumerate() {
-            if wrap && i == 0 {
-                self.push_in(&mut g, None, &[b"MULTI"]);
+        if wrap {
+            self.push_in(&mut g, None, &[b"MULTI"]);
+        }
+        let mut start = 0;
+        for &(db, end) in &effects.ends {
+            let cmd = &effects.resp[start..end];
+            start = end;
+            // Captured while the stream was off: there is nothing to write.
+            if !cmd.is_empty() {
+                self.push_with(&mut g, Some(db), |buf| buf.extend_from_slice(cmd));
             }
-            refs.clear();
-            refs.extend(args.iter().map(|a| a.as_slice()));
-            self.push(&mut g, *db, &refs);
         }
         if wrap {
             self.push_in(&mut g, None, &[b"EXEC"]);
@@ -389,6 +396,42 @@ impl Journal {
 }
 
 /// One command as a RESP array of bulk strings.
+/// The effects a transaction or script propagates, collected until it ends: each
+/// command's database and the end of its RESP encoding in `resp`. While the stream is
+/// off (no AOF, no replica) only the count is kept.
+#[derive(Default)]
+pub struct Effects {
+    ends: Vec<(usize, usize)>,
+    resp: Vec<u8>,
+}
+
+impl Effects {
+    pub fn push(&mut self, journal: &Journal, db: usize, args: &[&[u8]]) {
+        if journal.is_active() {
+            encode(&mut self.resp, args);
+        }
+        self.ends.push((db, self.resp.len()));
+    }
+
+    pub fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ends.is_empty()
+    }
+
+    /// Drops the effects after the first `n`.
+    pub fn truncate(&mut self, n: usize) {
+        self.ends.truncate(n);
+        self.resp.truncate(self.ends.last().map_or(0, |e| e.1));
+    }
+
+    pub fn clear(&mut self) {
+        self.truncate(0);
+    }
+}
+
 pub fn encode(out: &mut Vec<u8>, args: &[&[u8]]) {
     let mut b = itoa::Buffer::new();
     out.push(b'*');

@@ -97,3 +97,36 @@ fn scan_deletes_expired_keys_it_meets() {
     let st = c.cmd("DEBUG REPL-STREAM 100000");
     assert!(st.contains("*2\r\n$3\r\nDEL\r\n$4\r\nfoo1\r\n") && st.contains("*2\r\n$3\r\nDEL\r\n$4\r\nfoo2\r\n"), "{st}");
 }
+
+/// The cycle skips a database it found without TTLs until a key somewhere gains one:
+/// keys given a TTL after an idle spell, in another database, or brought by SWAPDB
+/// are still reclaimed, and an idle server spends (almost) no CPU on it.
+#[test]
+fn active_expiry_after_idle_databases() {
+    let s = Server::start();
+    let mut c = s.raw();
+    c.cmd("SET plain v");
+    // Several cycles find every database without TTLs.
+    std::thread::sleep(Duration::from_millis(400));
+    c.cmd("SET a v PX 50");
+    c.cmd("SELECT 7");
+    c.cmd("SET b v PX 50");
+    assert!(eventually(Duration::from_secs(3), || c.cmd("DBSIZE") == ":0\r\n"), "db 7 key not reclaimed");
+    c.cmd("SELECT 0");
+    assert!(eventually(Duration::from_secs(3), || c.cmd("DBSIZE") == ":1\r\n"), "db 0 key not reclaimed");
+    // A key whose TTL is set later (EXPIRE on a persistent key).
+    std::thread::sleep(Duration::from_millis(300));
+    c.cmd("PEXPIRE plain 50");
+    assert!(eventually(Duration::from_secs(3), || c.cmd("DBSIZE") == ":0\r\n"), "EXPIREd key not reclaimed");
+    // SWAPDB brings a database with TTLs where the cycle last saw none.
+    c.cmd("SELECT 3");
+    c.cmd("SET c v PX 700");
+    std::thread::sleep(Duration::from_millis(400));
+    c.cmd("SWAPDB 3 4");
+    c.cmd("SELECT 4");
+    assert!(
+        eventually(Duration::from_secs(3), || c.cmd("INFO keyspace").lines().all(|l| !l.starts_with("db4:"))),
+        "swapped key not reclaimed"
+    );
+    assert!(c.cmd("INFO stats").contains("expired_keys:4\r\n"));
+}

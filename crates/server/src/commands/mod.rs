@@ -362,7 +362,7 @@ impl<'a, 's> Ctx<'a, 's> {
     /// Appends the effect of this write to the write stream and counts it as a change.
     pub fn propagate(&self, args: &[&[u8]]) {
         if let Some(batch) = self.client.capture.borrow_mut().as_mut() {
-            batch.push((self.client.db, args.iter().map(|a| a.to_vec()).collect()));
+            batch.push(&self.srv.journal, self.client.db, args);
             self.srv.dirty.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             return;
         }

@@ -152,7 +152,7 @@ pub fn exec(ctx: &mut Ctx) -> CmdResult {
     }
     let client = &mut *ctx.client;
     client.no_block = true;
-    *client.capture.borrow_mut() = Some(Vec::new());
+    *client.capture.borrow_mut() = Some(Default::default());
     ctx.out.array(queued.len());
     for q in &queued {
         let args: Vec<&[u8]> = q.args.iter().map(|a| a.as_slice()).collect();

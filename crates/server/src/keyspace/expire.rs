@@ -15,6 +15,13 @@ const SAMPLE: usize = 20;
 pub struct ExpireCursor {
     db: usize,
     shard: usize,
+    /// Whether every shard of the current pass over `db` had no TTL, and the
+    /// generation (`volatile_gen`) read when that pass began.
+    clean: bool,
+    pass_gen: u64,
+    /// Per database: the generation at which a whole pass found no TTL (skip it
+    /// while the generation stays the same, as Redis skips a db with empty expires).
+    idle_at: Vec<Option<u64>>,
 }
 
 /// Runs one cycle; `on_expired(db, entry)` is called for each removed key while its
@@ -28,19 +35,40 @@ pub fn active_expire_cycle(
     mut on_expired: impl FnMut(usize, &Entry),
 ) -> usize {
     let start = Instant::now();
-    let total = ks.databases() * SHARDS;
+    let dbs = ks.databases();
+    cur.idle_at.resize(dbs, None);
+    let gen = super::volatile_gen();
     let mut removed = 0;
-    for _ in 0..total {
-        if start.elapsed() > budget {
+    let mut entered = 0;
+    let mut n = 0usize;
+    loop {
+        // The clock costs more than a shard without TTLs: read it every 16 shards.
+        n += 1;
+        if n.is_multiple_of(16) && start.elapsed() > budget {
             break;
+        }
+        if cur.shard == 0 {
+            // At most one full pass per cycle.
+            if entered == dbs {
+                break;
+            }
+            entered += 1;
+            if cur.idle_at[cur.db] == Some(gen) {
+                cur.db = (cur.db + 1) % dbs;
+                continue;
+            }
+            cur.clean = true;
+            cur.pass_gen = gen;
         }
         let (db, shard_idx) = (cur.db, cur.shard);
         cur.shard += 1;
+        let mut shard = ks.shard_ro(db, shard_idx);
+        cur.clean &= shard.volatile == 0;
         if cur.shard == SHARDS {
             cur.shard = 0;
-            cur.db = (cur.db + 1) % ks.databases();
+            cur.db = (cur.db + 1) % dbs;
+            cur.idle_at[db] = cur.clean.then_some(cur.pass_gen);
         }
-        let mut shard = ks.shard_ro(db, shard_idx);
         loop {
             if shard.volatile == 0 {
                 break;

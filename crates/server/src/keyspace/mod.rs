@@ -25,6 +25,14 @@ pub use value::Value;
 pub const SHARDS: usize = 1024;
 const SHARD_BITS: u32 = SHARDS.trailing_zeros();
 
+/// Bumped whenever a shard gains its first key with a TTL (or databases swap), so the
+/// active expire cycle can skip a database it found without TTLs since.
+static VOLATILE_GEN: AtomicU64 = AtomicU64::new(0);
+
+pub fn volatile_gen() -> u64 {
+    VOLATILE_GEN.load(Ordering::Relaxed)
+}
+
 static HASHER: OnceLock<foldhash::fast::FixedState> = OnceLock::new();
 
 /// The keyspace hash: fixed for the life of the process (SCAN cursors rely on it),
@@ -85,10 +93,10 @@ impl Shard {
                 e.lru = lru;
             }
             e.enc = enc;
-            self.volatile = self.volatile + (expire_at != 0) as usize - was as usize;
+            self.set_volatile(self.volatile + (expire_at != 0) as usize - was as usize);
             return;
         }
-        self.volatile += (expire_at != 0) as usize;
+        self.set_volatile(self.volatile + (expire_at != 0) as usize);
         self.dict.insert_new(hash, Entry { key: Blob::new(key), value, expire_at, lru, enc }, hash_key);
     }
 
@@ -103,8 +111,16 @@ impl Shard {
         let Some(e) = self.dict.get_mut(hash, key) else { return false };
         let was = e.expire_at != 0;
         e.expire_at = at;
-        self.volatile = self.volatile + (at != 0) as usize - was as usize;
+        self.set_volatile(self.volatile + (at != 0) as usize - was as usize);
         true
+    }
+
+    #[inline]
+    fn set_volatile(&mut self, n: usize) {
+        if self.volatile == 0 && n != 0 {
+            VOLATILE_GEN.fetch_add(1, Ordering::Relaxed);
+        }
+        self.volatile = n;
     }
 
     pub fn clear(&mut self) -> Dict {
@@ -384,6 +400,7 @@ impl<'a> Locked<'a> {
 
     /// Swaps the contents of two fully locked databases (SWAPDB).
     pub fn swap_dbs(&mut self, a: usize, b: usize) {
+        VOLATILE_GEN.fetch_add(1, Ordering::Relaxed);
         for shard in 0..SHARDS as u32 {
             let ia = self.guards.binary_search_by(|(s, _)| s.cmp(&Slot { db: a as u32, shard })).expect("locked");
             let ib = self.guards.binary_search_by(|(s, _)| s.cmp(&Slot { db: b as u32, shard })).expect("locked");

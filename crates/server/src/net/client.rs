@@ -238,7 +238,7 @@ pub struct Client {
     pub watch_dirty: crate::watch::DirtyFlag,
     /// While EXEC runs, the effects its commands propagate, written to the stream as
     /// one MULTI ... EXEC unit at the end.
-    pub capture: std::cell::RefCell<Option<Vec<Effect>>>,
+    pub capture: std::cell::RefCell<Option<crate::journal::Effects>>,
     /// Channels, patterns and shard channels subscribed to, in subscription order.
     pub subscriptions: [Vec<Vec<u8>>; 3],
     pub subscriber: Option<Arc<crate::net::outbox::Outbox>>,
@@ -246,9 +246,6 @@ pub struct Client {
     /// REPLY OFF drops the reply but not them).
     pub push_mark: Option<usize>,
 }
-
-/// One propagated command: its database and arguments.
-pub type Effect = (usize, Vec<Vec<u8>>);
 
 /// A command queued inside MULTI.
 pub struct Queued {

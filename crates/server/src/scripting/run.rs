@@ -77,7 +77,7 @@ pub fn run(ctx: &mut Ctx, inv: Invocation, prepare: Prepare) -> CmdResult {
     let caller_db = ctx.client.db;
     let nested = ctx.client.capture.borrow().is_some();
     if !nested {
-        *ctx.client.capture.borrow_mut() = Some(Vec::new());
+        *ctx.client.capture.borrow_mut() = Some(Default::default());
     }
     let no_block = std::mem::replace(&mut ctx.client.no_block, true);
     let mut keys = std::mem::replace(&mut ctx.keys, Locked::empty());
