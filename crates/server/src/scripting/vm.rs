@@ -116,7 +116,7 @@ pub struct Vm {
     epoch: u64,
     /// EVAL scripts compiled here, by SHA1. A hit touches nothing shared between
     /// threads (no lock, no reference count), which EVALSHA's speed depends on.
-    scripts: HashMap<String, Rc<Compiled>>,
+    scripts: foldhash::HashMap<String, Rc<Compiled>>,
     /// Function libraries compiled in this VM, and the registry version they match.
     pub lib_version: u64,
     pub functions: HashMap<String, Function>,
@@ -324,7 +324,7 @@ impl Vm {
             load_api,
             readonly,
             epoch: 0,
-            scripts: HashMap::new(),
+            scripts: Default::default(),
             lib_version: u64::MAX,
             functions: HashMap::new(),
             calls: 0,
