@@ -395,7 +395,6 @@ impl Journal {
     }
 }
 
-/// One command as a RESP array of bulk strings.
 /// The effects a transaction or script propagates, collected until it ends: each
 /// command's database and the end of its RESP encoding in `resp`. While the stream is
 /// off (no AOF, no replica) only the count is kept.
@@ -432,6 +431,7 @@ impl Effects {
     }
 }
 
+/// One command as a RESP array of bulk strings.
 pub fn encode(out: &mut Vec<u8>, args: &[&[u8]]) {
     let mut b = itoa::Buffer::new();
     out.push(b'*');
