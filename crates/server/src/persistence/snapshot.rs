@@ -141,6 +141,9 @@ impl Capture for RdbSink {
     /// Redis's killed child does, even under a huge `rdb-key-save-delay`.
     fn pause(&self) {
         let us = self.delay_us.swap(0, Ordering::Relaxed);
+        if us == 0 {
+            return;
+        }
         let end = std::time::Instant::now() + std::time::Duration::from_micros(us);
         while !self.cancelled.load(Ordering::Relaxed) {
             let left = end.saturating_duration_since(std::time::Instant::now());
