@@ -400,7 +400,8 @@ impl Journal {
 /// off (no AOF, no replica) only the count is kept.
 #[derive(Default)]
 pub struct Effects {
-    ends: Vec<(usize, usize)>,
+    /// Inline for the few writes of a typical script or transaction.
+    ends: smallvec::SmallVec<[(usize, usize); 4]>,
     resp: Vec<u8>,
 }
 

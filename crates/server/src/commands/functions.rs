@@ -36,7 +36,7 @@ fn fcall_generic(ctx: &mut Ctx, ro: bool) -> CmdResult {
         let f = vm.functions.get(&key).cloned().ok_or("ERR Function not found")?;
         let k = vm.strings(keys).map_err(|e| e.to_string())?;
         let a = vm.strings(argv).map_err(|e| e.to_string())?;
-        Ok((f, Some((k, a))))
+        Ok((std::borrow::Cow::Owned(f), Some((k, a))))
     })
 }
 

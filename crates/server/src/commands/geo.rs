@@ -8,9 +8,10 @@
 //! results on cell borders and distances then agree with Redis to the last digit.
 
 use super::sorted_sets::{limits, store_result, zadd_one, Outcome, NX, XX};
+use super::table::Slots;
 use super::{err, CmdResult, Ctx, Error, Typed};
 use crate::keyspace::types::ZSet;
-use crate::keyspace::{Keyspace, Slot};
+use crate::keyspace::Keyspace;
 use ferrokv_protocol::ReplyBuf;
 
 const LAT_MIN: f64 = -85.05112878;
@@ -604,7 +605,7 @@ pub fn geosearchstore(ctx: &mut Ctx) -> CmdResult {
 }
 
 /// Shards for GEORADIUS[BYMEMBER]: the source and any STORE/STOREDIST destination.
-pub fn georadius_slots(args: &[&[u8]], db: usize, _ndbs: usize) -> Result<Vec<Slot>, Error> {
+pub fn georadius_slots(args: &[&[u8]], db: usize, _ndbs: usize) -> Result<Slots, Error> {
     let mut v = vec![Keyspace::slot(db, args[1])];
     for i in 3..args.len() {
         let w = args[i - 1];
@@ -612,7 +613,7 @@ pub fn georadius_slots(args: &[&[u8]], db: usize, _ndbs: usize) -> Result<Vec<Sl
             v.push(Keyspace::slot(db, args[i]));
         }
     }
-    Ok(v)
+    Ok(v.into())
 }
 
 #[derive(Clone, Copy, PartialEq)]

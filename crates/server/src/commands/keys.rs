@@ -1,6 +1,7 @@
 //! Generic keyspace commands: deletion, existence, renaming, iteration, databases,
 //! expiry and OBJECT introspection.
 
+use super::table::Slots;
 use super::{err, CmdResult, Ctx, Error};
 use crate::keyspace::{hash_key, Keyspace, Slot, Value, SHARDS};
 use crate::notify::GENERIC;
@@ -305,7 +306,7 @@ fn db_index(arg: &[u8], ndbs: usize) -> Option<usize> {
     crate::util::parse_canonical_i64(arg).filter(|&n| n >= 0 && (n as usize) < ndbs).map(|n| n as usize)
 }
 
-pub fn swapdb_slots(args: &[&[u8]], _db: usize, ndbs: usize) -> Result<Vec<Slot>, Error> {
+pub fn swapdb_slots(args: &[&[u8]], _db: usize, ndbs: usize) -> Result<Slots, Error> {
     let a = crate::util::parse_canonical_i64(args[1]).ok_or(Error::from("ERR invalid first DB index"))?;
     let b = crate::util::parse_canonical_i64(args[2]).ok_or(Error::from("ERR invalid second DB index"))?;
     if a < 0 || b < 0 || a as usize >= ndbs || b as usize >= ndbs {
@@ -317,7 +318,7 @@ pub fn swapdb_slots(args: &[&[u8]], _db: usize, ndbs: usize) -> Result<Vec<Slot>
             v.push(Slot { db: db as u32, shard });
         }
     }
-    Ok(v)
+    Ok(v.into())
 }
 
 pub fn swapdb(ctx: &mut Ctx) -> CmdResult {
@@ -352,12 +353,12 @@ pub fn swapdb(ctx: &mut Ctx) -> CmdResult {
     Ok(())
 }
 
-pub fn move_slots(args: &[&[u8]], db: usize, ndbs: usize) -> Result<Vec<Slot>, Error> {
+pub fn move_slots(args: &[&[u8]], db: usize, ndbs: usize) -> Result<Slots, Error> {
     let mut v = vec![Keyspace::slot(db, args[1])];
     if let Some(dst) = db_index(args[2], ndbs) {
         v.push(Keyspace::slot(dst, args[1]));
     }
-    Ok(v)
+    Ok(v.into())
 }
 
 pub fn move_(ctx: &mut Ctx) -> CmdResult {
@@ -402,14 +403,14 @@ fn copy_opts(args: &[&[u8]], db: usize) -> Result<(i64, bool), Error> {
     Ok((dst, replace))
 }
 
-pub fn copy_slots(args: &[&[u8]], db: usize, ndbs: usize) -> Result<Vec<Slot>, Error> {
+pub fn copy_slots(args: &[&[u8]], db: usize, ndbs: usize) -> Result<Slots, Error> {
     let mut v = vec![Keyspace::slot(db, args[1])];
     if let Ok((dst, _)) = copy_opts(args, db) {
         if dst >= 0 && (dst as usize) < ndbs {
             v.push(Keyspace::slot(dst as usize, args[2]));
         }
     }
-    Ok(v)
+    Ok(v.into())
 }
 
 pub fn copy(ctx: &mut Ctx) -> CmdResult {

@@ -4,6 +4,7 @@
 //! quicklist before a push would overflow one node (`grow_check`), and a quicklist goes
 //! back after removals leave one half-full node (`shrink_check`).
 
+use super::table::Slots;
 use ferrokv_protocol::ReplyBuf;
 
 use super::{err, CmdResult, Ctx, Error, Typed};
@@ -449,12 +450,12 @@ fn numkeys_slots(args: &[&[u8]], db: usize, at: usize) -> Vec<Slot> {
     args.iter().skip(at + 1).take(n).map(|k| Keyspace::slot(db, k)).collect()
 }
 
-pub fn lmpop_slots(args: &[&[u8]], db: usize, _: usize) -> Result<Vec<Slot>, Error> {
-    Ok(numkeys_slots(args, db, 1))
+pub fn lmpop_slots(args: &[&[u8]], db: usize, _: usize) -> Result<Slots, Error> {
+    Ok(numkeys_slots(args, db, 1).into())
 }
 
-pub fn blmpop_slots(args: &[&[u8]], db: usize, _: usize) -> Result<Vec<Slot>, Error> {
-    Ok(numkeys_slots(args, db, 2))
+pub fn blmpop_slots(args: &[&[u8]], db: usize, _: usize) -> Result<Slots, Error> {
+    Ok(numkeys_slots(args, db, 2).into())
 }
 
 /// The first non-empty list among `keys` pops up to `count` elements, replied as

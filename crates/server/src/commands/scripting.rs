@@ -1,9 +1,9 @@
 //! Scripting: EVAL, EVALSHA, EVAL_RO, EVALSHA_RO and SCRIPT (LOAD, EXISTS, FLUSH,
 //! KILL, DEBUG, HELP). The engine lives in `crate::scripting`.
 
-use super::table::{self, CommandDef};
+use super::table::{self, CommandDef, Slots};
 use super::{err, CmdResult, Ctx, Error};
-use crate::keyspace::{Keyspace, Slot};
+use crate::keyspace::Keyspace;
 use crate::scripting::run::{run, Invocation};
 
 /// The number of keys of EVAL/FCALL-style arguments (`cmd body numkeys key... arg...`),
@@ -21,8 +21,8 @@ pub fn numkeys(args: &[&[u8]]) -> Result<usize, Error> {
 
 /// Lock plan of EVAL-style commands: the shards of the declared keys. A bad
 /// numkeys locks nothing; the handler then replies the error.
-pub fn declared_slots(args: &[&[u8]], db: usize, _: usize) -> Result<Vec<Slot>, Error> {
-    let Ok(n) = numkeys(args) else { return Ok(Vec::new()) };
+pub fn declared_slots(args: &[&[u8]], db: usize, _: usize) -> Result<Slots, Error> {
+    let Ok(n) = numkeys(args) else { return Ok(Default::default()) };
     Ok(args[3..3 + n].iter().map(|k| Keyspace::slot(db, k)).collect())
 }
 
@@ -125,7 +125,7 @@ fn eval_generic(ctx: &mut Ctx, by_sha: bool, ro: bool) -> CmdResult {
         name: &sha,
         undeclared: Some(&compiled.undeclared),
     };
-    run(ctx, inv, &|_| Ok((compiled.func.clone(), None)))
+    run(ctx, inv, &|_| Ok((std::borrow::Cow::Borrowed(&compiled.func), None)))
 }
 
 pub fn script_load(ctx: &mut Ctx) -> CmdResult {

@@ -6,7 +6,7 @@ use std::sync::atomic::Ordering;
 
 use sha1::{Digest, Sha1};
 
-use super::table::{self, registry, CommandDef, FLAG_NAMES};
+use super::table::{self, registry, CommandDef, Slots, FLAG_NAMES};
 use super::{err, CmdResult, Ctx, Error};
 use crate::keyspace::{Slot, Value, SHARDS};
 
@@ -1177,15 +1177,15 @@ pub fn module_unload(ctx: &mut Ctx) -> CmdResult {
 
 // ---- DEBUG ----
 
-pub fn debug_slots(args: &[&[u8]], db: usize, ndbs: usize) -> Result<Vec<Slot>, Error> {
+pub fn debug_slots(args: &[&[u8]], db: usize, ndbs: usize) -> Result<Slots, Error> {
     let sub = args[1].to_ascii_lowercase();
     let all_of = |dbs: std::ops::Range<usize>| {
-        dbs.flat_map(|d| (0..SHARDS as u32).map(move |shard| Slot { db: d as u32, shard })).collect::<Vec<_>>()
+        dbs.flat_map(|d| (0..SHARDS as u32).map(move |shard| Slot { db: d as u32, shard })).collect::<Slots>()
     };
     Ok(match sub.as_slice() {
         b"digest" | b"reload" => all_of(0..ndbs),
         b"populate" | b"object" | b"digest-value" | b"htstats-key" => all_of(db..db + 1),
-        _ => Vec::new(),
+        _ => Default::default(),
     })
 }
 

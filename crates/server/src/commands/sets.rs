@@ -2,6 +2,7 @@
 //! errors, the encodings its results get, and the effects it propagates (SPOP as SREM
 //! batches or a DEL, the *STORE commands as sent).
 
+use super::table::Slots;
 use rand::seq::SliceRandom;
 use rand::Rng;
 
@@ -9,7 +10,7 @@ use super::{err, CmdResult, Ctx, Error, Typed};
 use crate::keyspace::types::packed::Item;
 use crate::keyspace::types::set::{sample_ascending, Limits};
 use crate::keyspace::types::Set;
-use crate::keyspace::{Keyspace, Slot};
+use crate::keyspace::Keyspace;
 use crate::notify::{GENERIC, SET};
 
 fn limits(ctx: &Ctx) -> Limits {
@@ -125,10 +126,10 @@ fn sintercard_numkeys(args: &[&[u8]]) -> Result<usize, Error> {
 
 /// The shards SINTERCARD's keys live in (none when `numkeys` is invalid: the handler
 /// then fails before touching a key).
-pub fn sintercard_slots(args: &[&[u8]], db: usize, _: usize) -> Result<Vec<Slot>, Error> {
+pub fn sintercard_slots(args: &[&[u8]], db: usize, _: usize) -> Result<Slots, Error> {
     Ok(match sintercard_numkeys(args) {
         Ok(n) => args[2..2 + n].iter().map(|k| Keyspace::slot(db, k)).collect(),
-        Err(_) => Vec::new(),
+        Err(_) => Default::default(),
     })
 }
 

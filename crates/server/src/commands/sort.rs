@@ -4,6 +4,7 @@
 //! SORT that uses them locks every shard of its database ([`sort_slots`]); a plain SORT
 //! locks only its key (and its STORE destination) and stays as cheap as any read.
 
+use super::table::Slots;
 use std::cmp::Ordering;
 
 use ferrokv_protocol::ReplyBuf;
@@ -91,12 +92,12 @@ fn slots(args: &[&[u8]], db: usize, readonly: bool) -> Vec<Slot> {
 
 /// SORT's lock plan: the whole database when BY/GET patterns may read any key, else
 /// the key and the STORE destination.
-pub fn sort_slots(args: &[&[u8]], db: usize, _ndbs: usize) -> Result<Vec<Slot>, Error> {
-    Ok(slots(args, db, false))
+pub fn sort_slots(args: &[&[u8]], db: usize, _ndbs: usize) -> Result<Slots, Error> {
+    Ok(slots(args, db, false).into())
 }
 
-pub fn sort_ro_slots(args: &[&[u8]], db: usize, _ndbs: usize) -> Result<Vec<Slot>, Error> {
-    Ok(slots(args, db, true))
+pub fn sort_ro_slots(args: &[&[u8]], db: usize, _ndbs: usize) -> Result<Slots, Error> {
+    Ok(slots(args, db, true).into())
 }
 
 /// The keys COMMAND GETKEYS reports, as Redis's `sortGetKeys` finds them: the sorted

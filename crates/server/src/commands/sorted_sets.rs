@@ -3,6 +3,7 @@
 //! Every range form (rank, score, lex; forward or reversed; LIMIT) is turned into an
 //! interval of ascending ranks of the [`ZSet`], so the commands share one walk.
 
+use super::table::Slots;
 use std::collections::HashMap;
 
 use ferrokv_protocol::reply::format_double;
@@ -11,7 +12,7 @@ use ferrokv_protocol::ReplyBuf;
 use super::{err, CmdResult, Ctx, Error, Typed};
 use crate::keyspace::types::zset::{Lex, Limits};
 use crate::keyspace::types::{Set, ZSet};
-use crate::keyspace::{Keyspace, Slot, Value};
+use crate::keyspace::{Keyspace, Value};
 use crate::notify::{GENERIC, ZSET};
 
 const MINMAX_FLOAT: &str = "ERR min or max is not a float";
@@ -78,7 +79,7 @@ fn rank_range(start: i64, end: i64, len: usize) -> Option<(usize, usize)> {
 /// Slots for commands whose keys follow a numkeys argument: every argument after the
 /// command name is locked (option words cost a lock at most), so a handler never
 /// touches an unlocked shard whatever the arguments say.
-pub fn numkeys_slots(args: &[&[u8]], db: usize, _ndbs: usize) -> Result<Vec<Slot>, Error> {
+pub fn numkeys_slots(args: &[&[u8]], db: usize, _ndbs: usize) -> Result<Slots, Error> {
     Ok(args[1..].iter().map(|a| Keyspace::slot(db, a)).collect())
 }
 

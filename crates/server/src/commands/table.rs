@@ -59,8 +59,10 @@ pub const FLAG_NAMES: &[(u32, &str)] = &[
     (ALLOW_BUSY, "allow_busy"),
 ];
 
+/// The shards a command locks; inline for the usual few keys.
+pub type Slots = smallvec::SmallVec<[Slot; 4]>;
 /// Computes the slots to lock from (arguments, client db, number of databases).
-pub type SlotsFn = fn(&[&[u8]], usize, usize) -> Result<Vec<Slot>, Error>;
+pub type SlotsFn = fn(&[&[u8]], usize, usize) -> Result<Slots, Error>;
 
 /// Which shard locks a command needs before its handler runs.
 #[derive(Clone, Copy)]

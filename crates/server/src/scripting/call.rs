@@ -72,6 +72,14 @@ pub unsafe extern "C-unwind" fn pcall_c(l: *mut ffi::lua_State) -> c_int {
     1
 }
 
+thread_local! {
+    /// The reply buffer of this thread's last `redis.call`, kept for the next one.
+    static REPLY: std::cell::Cell<Vec<u8>> = const { std::cell::Cell::new(Vec::new()) };
+}
+
+/// Larger reply buffers are freed rather than kept.
+const REPLY_KEEP: usize = 64 * 1024;
+
 /// Runs the command the stack holds and leaves its reply (or the error table) as the
 /// only value; true when the caller must raise it.
 unsafe fn call_on_stack(l: *mut ffi::lua_State, raise: bool) -> bool {
@@ -123,10 +131,14 @@ unsafe fn call_on_stack(l: *mut ffi::lua_State, raise: bool) -> bool {
             counted(l);
             raise
         }
-        Some(Ok(buf)) => {
+        Some(Ok(mut buf)) => {
             let mut pos = 0;
             push_reply(l, &buf, &mut pos, 0);
             let failed = buf.first() == Some(&b'-');
+            if buf.capacity() <= REPLY_KEEP {
+                buf.clear();
+                REPLY.set(buf);
+            }
             if failed {
                 counted(l);
             }
@@ -376,7 +388,7 @@ fn execute(run: &mut Run<'_, '_>, args: &[&[u8]]) -> Result<Vec<u8>, String> {
     if srv.monitors_active() && def.flags & table::SKIP_MONITOR == 0 {
         srv.feed_monitors_from(run.client.db, "lua", args);
     }
-    let mut out = ReplyBuf { buf: Vec::new(), resp3: run.resp3 };
+    let mut out = ReplyBuf { buf: REPLY.take(), resp3: run.resp3 };
     let effects = run.client.capture.borrow().as_ref().map_or(0, |c| c.len());
     let keys = std::mem::replace(&mut run.keys, Locked::empty());
     run.keys = crate::commands::run_locked(srv, run.client, &mut out, args, run.now, (def, id), keys, SmallVec::new());

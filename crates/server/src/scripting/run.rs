@@ -2,6 +2,7 @@
 //! FCALL and their _RO forms): Redis's checks before the run, the locks, the run in
 //! this thread's VM, its reply and its effects as one unit of the write stream.
 
+use std::borrow::Cow;
 use std::cell::Cell;
 use std::sync::atomic::Ordering;
 use std::time::Instant;
@@ -28,7 +29,9 @@ pub struct Invocation<'a> {
 }
 
 /// What the VM must call: the compiled function and, for FCALL, its (keys, args).
-pub type Prepare<'p> = &'p dyn Fn(&mut Vm) -> Result<(Function, Option<(Table, Table)>), String>;
+/// EVAL lends its cached function: a clone would make and drop a registry reference
+/// on every call.
+pub type Prepare<'p> = &'p dyn Fn(&mut Vm) -> Result<(Cow<'p, Function>, Option<(Table, Table)>), String>;
 
 fn prepare_checks(ctx: &Ctx, inv: &Invocation) -> Result<(), Error> {
     let srv = ctx.srv;
