@@ -881,11 +881,11 @@ fn lock_plan<'s>(
 /// The shards a command needs, for callers that add them to locks already held
 /// (scripts): the lock plan of [`lock_plan`] without taking anything.
 /// A script's commands mostly name one or two keys: no allocation for those.
-pub fn plan_slots(srv: &Server, def: &CommandDef, db: usize, args: &[&[u8]]) -> Result<SmallVec<[Slot; 4]>, Error> {
+pub fn plan_slots(srv: &Server, def: &CommandDef, db: usize, args: &[&[u8]]) -> Result<table::Slots, Error> {
     let ndb = srv.keyspace.databases();
     let whole = |db: usize| (0..crate::keyspace::SHARDS as u32).map(move |shard| Slot { db: db as u32, shard });
     Ok(match def.lock {
-        Lock::None => SmallVec::new(),
+        Lock::None => table::Slots::new(),
         Lock::Db | Lock::Walk => whole(db).collect(),
         Lock::All => (0..ndb).flat_map(whole).collect(),
         Lock::Custom(f) => f(args, db, ndb)?,
