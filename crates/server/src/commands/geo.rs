@@ -606,14 +606,14 @@ pub fn geosearchstore(ctx: &mut Ctx) -> CmdResult {
 
 /// Shards for GEORADIUS[BYMEMBER]: the source and any STORE/STOREDIST destination.
 pub fn georadius_slots(args: &[&[u8]], db: usize, _ndbs: usize) -> Result<Slots, Error> {
-    let mut v = vec![Keyspace::slot(db, args[1])];
+    let mut v: Slots = smallvec::smallvec![Keyspace::slot(db, args[1])];
     for i in 3..args.len() {
         let w = args[i - 1];
         if w.eq_ignore_ascii_case(b"store") || w.eq_ignore_ascii_case(b"storedist") {
             v.push(Keyspace::slot(db, args[i]));
         }
     }
-    Ok(v.into())
+    Ok(v)
 }
 
 #[derive(Clone, Copy, PartialEq)]

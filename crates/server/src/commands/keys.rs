@@ -312,13 +312,13 @@ pub fn swapdb_slots(args: &[&[u8]], _db: usize, ndbs: usize) -> Result<Slots, Er
     if a < 0 || b < 0 || a as usize >= ndbs || b as usize >= ndbs {
         return Err(err::DB_RANGE.into());
     }
-    let mut v = Vec::with_capacity(2 * SHARDS);
+    let mut v = Slots::with_capacity(2 * SHARDS);
     for db in [a, b] {
         for shard in 0..SHARDS as u32 {
             v.push(Slot { db: db as u32, shard });
         }
     }
-    Ok(v.into())
+    Ok(v)
 }
 
 pub fn swapdb(ctx: &mut Ctx) -> CmdResult {
@@ -354,11 +354,11 @@ pub fn swapdb(ctx: &mut Ctx) -> CmdResult {
 }
 
 pub fn move_slots(args: &[&[u8]], db: usize, ndbs: usize) -> Result<Slots, Error> {
-    let mut v = vec![Keyspace::slot(db, args[1])];
+    let mut v: Slots = smallvec::smallvec![Keyspace::slot(db, args[1])];
     if let Some(dst) = db_index(args[2], ndbs) {
         v.push(Keyspace::slot(dst, args[1]));
     }
-    Ok(v.into())
+    Ok(v)
 }
 
 pub fn move_(ctx: &mut Ctx) -> CmdResult {
@@ -404,13 +404,13 @@ fn copy_opts(args: &[&[u8]], db: usize) -> Result<(i64, bool), Error> {
 }
 
 pub fn copy_slots(args: &[&[u8]], db: usize, ndbs: usize) -> Result<Slots, Error> {
-    let mut v = vec![Keyspace::slot(db, args[1])];
+    let mut v: Slots = smallvec::smallvec![Keyspace::slot(db, args[1])];
     if let Ok((dst, _)) = copy_opts(args, db) {
         if dst >= 0 && (dst as usize) < ndbs {
             v.push(Keyspace::slot(dst as usize, args[2]));
         }
     }
-    Ok(v.into())
+    Ok(v)
 }
 
 pub fn copy(ctx: &mut Ctx) -> CmdResult {

@@ -9,7 +9,7 @@ use ferrokv_protocol::ReplyBuf;
 
 use super::{err, CmdResult, Ctx, Error, Typed};
 use crate::keyspace::types::{Item, List};
-use crate::keyspace::{Keyspace, Slot};
+use crate::keyspace::Keyspace;
 use crate::notify::LIST;
 
 const OUT_OF_RANGE_POSITIVE: &str = "ERR value is out of range, must be positive";
@@ -445,17 +445,17 @@ fn parse_mpop(ctx: &Ctx, at: usize) -> Result<MPop, Error> {
 }
 
 /// Slots of the keys of `numkeys key...` at argument `at` (as many as are present).
-fn numkeys_slots(args: &[&[u8]], db: usize, at: usize) -> Vec<Slot> {
+fn numkeys_slots(args: &[&[u8]], db: usize, at: usize) -> Slots {
     let n = args.get(at).and_then(|a| crate::util::parse_canonical_i64(a)).unwrap_or(0).max(0) as usize;
     args.iter().skip(at + 1).take(n).map(|k| Keyspace::slot(db, k)).collect()
 }
 
 pub fn lmpop_slots(args: &[&[u8]], db: usize, _: usize) -> Result<Slots, Error> {
-    Ok(numkeys_slots(args, db, 1).into())
+    Ok(numkeys_slots(args, db, 1))
 }
 
 pub fn blmpop_slots(args: &[&[u8]], db: usize, _: usize) -> Result<Slots, Error> {
-    Ok(numkeys_slots(args, db, 2).into())
+    Ok(numkeys_slots(args, db, 2))
 }
 
 /// The first non-empty list among `keys` pops up to `count` elements, replied as

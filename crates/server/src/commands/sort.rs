@@ -77,8 +77,8 @@ fn parse<'a>(args: &[&'a [u8]], readonly: bool) -> Result<Opts<'a>, Error> {
     Ok(o)
 }
 
-fn slots(args: &[&[u8]], db: usize, readonly: bool) -> Vec<Slot> {
-    let mut v = vec![Keyspace::slot(db, args[1])];
+fn slots(args: &[&[u8]], db: usize, readonly: bool) -> Slots {
+    let mut v = smallvec::smallvec![Keyspace::slot(db, args[1])];
     if let Ok(o) = parse(args, readonly) {
         if !o.gets.is_empty() || (o.by.is_some() && !o.dontsort) {
             return (0..SHARDS as u32).map(|shard| Slot { db: db as u32, shard }).collect();
@@ -93,11 +93,11 @@ fn slots(args: &[&[u8]], db: usize, readonly: bool) -> Vec<Slot> {
 /// SORT's lock plan: the whole database when BY/GET patterns may read any key, else
 /// the key and the STORE destination.
 pub fn sort_slots(args: &[&[u8]], db: usize, _ndbs: usize) -> Result<Slots, Error> {
-    Ok(slots(args, db, false).into())
+    Ok(slots(args, db, false))
 }
 
 pub fn sort_ro_slots(args: &[&[u8]], db: usize, _ndbs: usize) -> Result<Slots, Error> {
-    Ok(slots(args, db, true).into())
+    Ok(slots(args, db, true))
 }
 
 /// The keys COMMAND GETKEYS reports, as Redis's `sortGetKeys` finds them: the sorted
