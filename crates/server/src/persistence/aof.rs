@@ -87,25 +87,33 @@ impl Default for Aof {
 }
 
 impl Aof {
-    /// Waits until the stream is fsynced up to `offset` (`appendfsync always`): group
-    /// commit. One committer task at a time writes and fsyncs everything collected so
-    /// far on a blocking thread, then at once the next batch if writes came in
-    /// meanwhile; a client's task only waits, woken once its write is on disk.
+    /// Waits until the stream is fsynced up to `offset` (`appendfsync always`). The
+    /// first waiter writes and fsyncs everything collected so far on a blocking thread;
+    /// the others wait for it and are covered by the same fsync or the next: group
+    /// commit.
     pub async fn wait_fsynced(&self, srv: &Server, offset: u64) {
         loop {
             let n = self.synced.notified();
             if self.fsynced.load(Ordering::Acquire) >= offset || !self.always.load(Ordering::Relaxed) {
                 return;
             }
+            // One fsync at a time, on a blocking thread: the worker goes on serving its
+            // other connections meanwhile, and their writes join the next group commit.
+            // Let this worker's other ready connections run their writes first, so they
+            // join this fsync instead of the next (Redis's event loop batches the same way).
+            tokio::task::yield_now().await;
+            if self.fsynced.load(Ordering::Acquire) >= offset {
+                return;
+            }
             if !self.committing.swap(true, Ordering::AcqRel) {
-                match srv.me.get().and_then(|w| w.upgrade()) {
-                    Some(me) => drop(tokio::spawn(commit_loop(me))),
-                    None => {
-                        self.commit(srv);
-                        self.committing.store(false, Ordering::Release);
-                        self.synced.notify_waiters();
-                        continue;
-                    }
+                let me = srv.me.get().and_then(|w| w.upgrade());
+                let done = match me {
+                    Some(me) => tokio::task::spawn_blocking(move || me.aof.commit(&me)).await.unwrap_or(false),
+                    None => self.commit(srv),
+                };
+                self.committing.store(false, Ordering::Release);
+                if done {
+                    continue;
                 }
             }
             n.await;
@@ -147,45 +155,9 @@ impl Aof {
             }
         }
         self.fsynced.fetch_max(f.written, Ordering::AcqRel);
+        drop(f);
+        self.synced.notify_waiters();
         true
-    }
-}
-
-/// The committer of `appendfsync always`: commits batch after batch while writes wait,
-/// on a blocking thread so the worker goes on serving meanwhile (the writes it runs
-/// then make the next batch); waiters are woken from here, on the worker, where waking
-/// them is cheap.
-async fn commit_loop(srv: Arc<Server>) {
-    let aof = &srv.aof;
-    let pending = || {
-        aof.always.load(Ordering::Relaxed)
-            && aof.enabled.load(Ordering::Acquire)
-            && aof.fsynced.load(Ordering::Acquire) < srv.journal.offset()
-    };
-    loop {
-        // This worker's other ready connections run their writes first and join this
-        // batch (Redis's event loop batches the same way).
-        tokio::task::yield_now().await;
-        let writer_done = aof.synced.notified();
-        let before = aof.fsynced.load(Ordering::Acquire);
-        let me = srv.clone();
-        let done = tokio::task::spawn_blocking(move || me.aof.commit(&me)).await.unwrap_or(false);
-        if done {
-            aof.synced.notify_waiters();
-        }
-        if (!done || aof.fsynced.load(Ordering::Acquire) == before) && pending() {
-            // The writer thread had the file (it fsyncs too and wakes the waiters), or
-            // the write or fsync failed: try again after it, or shortly.
-            let _ = tokio::time::timeout(Duration::from_millis(10), writer_done).await;
-        }
-        if pending() {
-            continue;
-        }
-        aof.committing.store(false, Ordering::Release);
-        // A write that saw us still committing waits for us: look once more.
-        if !pending() || aof.committing.swap(true, Ordering::AcqRel) {
-            return;
-        }
     }
 }
 
