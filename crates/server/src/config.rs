@@ -169,15 +169,6 @@ fn c_strtoll(s: &str, radix: u32) -> Option<(i64, bool)> {
     Some((clamped as i64, clamped != v))
 }
 
-/// `strerror` text of an I/O error (without Rust's " (os error N)").
-fn strerror(e: &std::io::Error) -> String {
-    let s = e.to_string();
-    match s.rfind(" (os error ") {
-        Some(p) => s[..p].to_string(),
-        None => s,
-    }
-}
-
 fn range_error(min: i64, max: i64) -> String {
     format!("argument must be between {min} and {max} inclusive")
 }
@@ -710,7 +701,7 @@ impl Config {
                 }
                 if let Err(e) = std::env::set_current_dir(&v) {
                     restore(&old_dir);
-                    return Err((spelled.clone(), strerror(&e)));
+                    return Err((spelled.clone(), crate::util::strerror(&e)));
                 }
                 v = cwd();
             }
@@ -858,7 +849,11 @@ pub fn load_text(cfg: &Config, text: &str) -> Result<(), FatalConfig> {
     let logfile = cfg.get("logfile").unwrap_or_default();
     if !logfile.is_empty() {
         if let Err(e) = std::fs::OpenOptions::new().create(true).append(true).open(&logfile) {
-            return Err(FatalConfig { line_no: 0, line: String::new(), reason: format!("Can't open the log file: {}", strerror(&e)) });
+            return Err(FatalConfig {
+                line_no: 0,
+                line: String::new(),
+                reason: format!("Can't open the log file: {}", crate::util::strerror(&e)),
+            });
         }
     }
     Ok(())
@@ -927,7 +922,7 @@ fn load_lines(cfg: &Config, text: &str, state: &mut LoadState) -> Result<(), Fat
                 }
                 for path in include_paths(&words[1]) {
                     let text = std::fs::read_to_string(&path)
-                        .map_err(|e| fatal(&format!("Fatal error, can't open config file '{path}': {}", strerror(&e))))?;
+                        .map_err(|e| fatal(&format!("Fatal error, can't open config file '{path}': {}", crate::util::strerror(&e))))?;
                     state.depth += 1;
                     load_lines(cfg, &text, state)?;
                     state.depth -= 1;

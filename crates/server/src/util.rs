@@ -3,6 +3,16 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
+/// `strerror` text of an I/O error (without Rust's " (os error N)"), as Redis logs and
+/// replies it.
+pub fn strerror(e: &std::io::Error) -> String {
+    let s = e.to_string();
+    match s.rfind(" (os error ") {
+        Some(p) => s[..p].to_string(),
+        None => s,
+    }
+}
+
 pub fn now_ms() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
 }

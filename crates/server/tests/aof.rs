@@ -1232,3 +1232,68 @@ fn large_incr_file_replays_as_redis_server_does() {
     assert_eq!(log(&mut oc), log(&mut rc));
     assert_eq!(log(&mut oc).len(), N / 1000);
 }
+
+// 7. Write errors, as Redis handles them.
+
+/// The error reply for writes while the AOF cannot be written.
+const AOF_MISCONF: &str = "MISCONF Errors writing to the AOF file: No space left on device";
+
+/// A server whose incr file will be /dev/full: CONFIG SET appendonly yes opens the
+/// incr file through the symlink left in its place, and every write to it then fails
+/// with ENOSPC.
+fn aof_on_dev_full(d: &TempDir, fsync: &str) -> (Node, Connection) {
+    std::fs::create_dir_all(d.aofdir()).unwrap();
+    std::os::unix::fs::symlink("/dev/full", d.aofdir().join(INCR1)).unwrap();
+    let n = Node::start(&d.0, &["--appendfsync", fsync]);
+    let mut c = n.client();
+    assert_eq!(q(&mut c, &["CONFIG", "SET", "appendonly", "yes"]), redis::Value::Okay);
+    wait_rewrites(&mut c, 1);
+    assert_eq!(info(&mut c, "aof_last_write_status"), "ok");
+    (n, c)
+}
+
+fn refused(c: &mut Connection, args: &[&str]) -> String {
+    let mut cmd = redis::cmd(args[0]);
+    for a in &args[1..] {
+        cmd.arg(*a);
+    }
+    match cmd.query::<redis::Value>(c) {
+        Err(e) => format!("{} {}", e.code().unwrap_or(""), e.detail().unwrap_or("")),
+        Ok(v) => panic!("{args:?} was accepted: {v:?}"),
+    }
+}
+
+#[test]
+fn an_aof_write_error_refuses_writes_and_ping_until_the_aof_is_off() {
+    let d = TempDir::new("devfull");
+    let (n, mut c) = aof_on_dev_full(&d, "everysec");
+    // The write that meets the error is acknowledged (its reply leaves with the round
+    // whose AOF write failed, as in Redis); from then on writes are refused.
+    q(&mut c, &["SET", "a", "1"]);
+    assert!(common::eventually(Duration::from_secs(5), || info(&mut c, "aof_last_write_status") == "err"));
+    assert_eq!(refused(&mut c, &["SET", "b", "2"]), AOF_MISCONF);
+    assert_eq!(refused(&mut c, &["PING"]), AOF_MISCONF);
+    assert_eq!(refused(&mut c, &["EVAL", "#!lua\nreturn redis.call('set', 'x', '1')", "0"]), AOF_MISCONF);
+    let in_script = refused(&mut c, &["EVAL", "return redis.call('set', 'x', '1')", "0"]);
+    assert!(in_script.starts_with(AOF_MISCONF), "{in_script}");
+    assert_eq!(get(&mut c, "a").as_deref(), Some("1"), "reads go on");
+    assert_eq!(get(&mut c, "b"), None);
+    assert!(n.log().contains("Error writing to the AOF file: No space left on device"), "{}", n.log());
+    // With the AOF off nothing is refused any more.
+    assert_eq!(q(&mut c, &["CONFIG", "SET", "appendonly", "no"]), redis::Value::Okay);
+    assert_eq!(q(&mut c, &["SET", "b", "2"]), redis::Value::Okay);
+    assert_eq!(q(&mut c, &["PING"]), redis::Value::SimpleString("PONG".into()));
+}
+
+#[test]
+fn appendfsync_always_exits_on_an_aof_write_error() {
+    let d = TempDir::new("devfull-always");
+    let (mut n, mut c) = aof_on_dev_full(&d, "always");
+    // Never acknowledged: the server stops before the reply, as Redis does.
+    let r: redis::RedisResult<redis::Value> = redis::cmd("SET").arg("a").arg("1").query(&mut c);
+    assert!(r.is_err(), "{r:?}");
+    assert!(common::eventually(Duration::from_secs(10), || matches!(n.child.try_wait(), Ok(Some(_)))));
+    let st = n.child.wait().unwrap();
+    assert_eq!(st.code(), Some(1), "{st}");
+    assert!(n.log().contains("Can't recover from AOF write error when the AOF fsync policy is 'always'. Exiting..."), "{}", n.log());
+}

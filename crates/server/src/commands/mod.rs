@@ -524,8 +524,6 @@ fn stale_refusal(srv: &Server, client: &Client, def: &CommandDef, flags: u32) ->
     (link.status() != "up" && !stale_ok).then_some(MASTERDOWN)
 }
 
-const MISCONF: &str = "MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk. Commands that may modify the data set are disabled, because this instance is configured to report errors during writes if RDB snapshotting fails (stop-writes-on-bgsave-error option). Please check the Redis logs for details about the RDB error.";
-
 fn execute_command<'s>(srv: &'s Server, client: &mut Client, out: &mut ReplyBuf, args: &[&[u8]], now: u64, hold: &mut Option<Held<'s>>) {
     let Some((def, id)) = resolve(srv, client, out, args) else {
         *hold = None;
@@ -546,7 +544,7 @@ fn execute_command<'s>(srv: &'s Server, client: &mut Client, out: &mut ReplyBuf,
             || s.maxmemory != 0
             || s.min_replicas_to_write > 0
             || !s.replica_serve_stale_data
-            || crate::persistence::snapshot::writes_refused(srv, s))
+            || crate::persistence::disk_error(srv, s).is_some())
     {
         scripting::command_flags(srv, def, args)
     } else {
@@ -561,11 +559,12 @@ fn execute_command<'s>(srv: &'s Server, client: &mut Client, out: &mut ReplyBuf,
             return reject(srv, client, out, (def, id), crate::evict::OOM);
         }
     }
-    if (flags & table::WRITE != 0 || def.name == "ping" || def.name == "exec")
-        && crate::persistence::snapshot::writes_refused(srv, &client.settings)
-        && (def.name != "exec" || client.multi.as_ref().is_some_and(|q| q.iter().any(|c| c.flags & table::WRITE != 0)))
-    {
-        return reject(srv, client, out, (def, id), MISCONF);
+    if flags & table::WRITE != 0 || def.name == "ping" || def.name == "exec" {
+        if let Some(e) = crate::persistence::disk_error(srv, &client.settings) {
+            if def.name != "exec" || client.multi.as_ref().is_some_and(|q| q.iter().any(|c| c.flags & table::WRITE != 0)) {
+                return reject(srv, client, out, (def, id), &e.message());
+            }
+        }
     }
     if let Some(e) = write_refusal(srv, client, def, flags) {
         return reject(srv, client, out, (def, id), e);

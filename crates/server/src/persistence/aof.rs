@@ -12,7 +12,7 @@
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -56,6 +56,10 @@ pub struct Aof {
     pub rewrites: AtomicU64,
     pub consecutive_failures: AtomicU64,
     pub last_write_ok: AtomicBool,
+    /// errno of the last failed write (meaningful while `last_write_ok` is false).
+    last_write_errno: AtomicI32,
+    /// errno of the last failed background fsync; 0 once one succeeds.
+    fsync_errno: AtomicI32,
     pub base_size: AtomicU64,
     pub current_size: AtomicU64,
     /// Bumped to stop the current writer thread (AOF turned off).
@@ -79,6 +83,8 @@ impl Default for Aof {
             rewrites: AtomicU64::new(0),
             consecutive_failures: AtomicU64::new(0),
             last_write_ok: AtomicBool::new(true),
+            last_write_errno: AtomicI32::new(0),
+            fsync_errno: AtomicI32::new(0),
             base_size: AtomicU64::new(0),
             current_size: AtomicU64::new(0),
             generation: AtomicU64::new(0),
@@ -142,6 +148,15 @@ impl Aof {
         }
     }
 
+    /// errno of the write or background fsync that failed last, while the AOF cannot
+    /// be written (writes are refused meanwhile, as in Redis).
+    pub fn write_error(&self) -> Option<i32> {
+        if !self.last_write_ok.load(Ordering::Relaxed) {
+            return Some(self.last_write_errno.load(Ordering::Relaxed));
+        }
+        Some(self.fsync_errno.load(Ordering::Relaxed)).filter(|&e| e != 0)
+    }
+
     /// Writes and fsyncs what is collected, unless another thread is at it (false).
     fn commit(&self, srv: &Server) -> bool {
         let Some(mut f) = self.files.try_lock() else { return false };
@@ -149,9 +164,7 @@ impl Aof {
         flush_locked(srv, &mut f, buf, offset);
         if let Some(file) = f.incr.as_ref() {
             if let Err(e) = file.sync_data() {
-                tracing::warn!("Can't fsync the AOF file: {e}");
-                self.last_write_ok.store(false, Ordering::Relaxed);
-                return false;
+                fsync_always_failed(&e);
             }
         }
         self.fsynced.fetch_max(f.written, Ordering::AcqRel);
@@ -159,6 +172,13 @@ impl Aof {
         self.synced.notify_waiters();
         true
     }
+}
+
+/// An fsync of `appendfsync always` failed: replies may already have acknowledged
+/// what it should have made durable, so stop, as Redis does.
+fn fsync_always_failed(e: &io::Error) -> ! {
+    tracing::warn!("Can't persist AOF for fsync error when the AOF fsync policy is 'always': {}. Exiting...", crate::util::strerror(e));
+    std::process::exit(1);
 }
 
 fn dir_of(srv: &Server) -> (PathBuf, String) {
@@ -362,11 +382,23 @@ fn writer(srv: &Server, gen: u64) {
         };
         if unsynced && policy_due {
             if let Some(file) = file {
-                if let Err(e) = file.sync_data() {
-                    tracing::warn!("Can't fsync the AOF file: {e}");
-                    srv.aof.last_write_ok.store(false, Ordering::Relaxed);
+                // EBADF and EINVAL say the file cannot be fsynced at all (a pipe, a
+                // device), not that data was lost: Redis lets them pass too.
+                let r = file.sync_data().or_else(|e| match e.raw_os_error() {
+                    Some(libc::EBADF | libc::EINVAL) => Ok(()),
+                    _ => Err(e),
+                });
+                if let Err(e) = r {
+                    if always {
+                        fsync_always_failed(&e);
+                    }
+                    let errno = e.raw_os_error().unwrap_or(libc::EIO);
+                    if srv.aof.fsync_errno.swap(errno, Ordering::Relaxed) == 0 {
+                        tracing::warn!("Fail to fsync the AOF file: {}", crate::util::strerror(&e));
+                    }
                     continue;
                 }
+                srv.aof.fsync_errno.store(0, Ordering::Relaxed);
             }
             last_fsync = Instant::now();
             unsynced = false;
@@ -388,18 +420,51 @@ fn flush_locked(srv: &Server, f: &mut Files, buf: Vec<u8>, offset: u64) {
         p
     };
     let Some(file) = f.incr.as_ref() else { return };
-    match (&**file).write_all(&data) {
+    let mut done = 0;
+    let result = loop {
+        if done == data.len() {
+            break Ok(());
+        }
+        match (&**file).write(&data[done..]) {
+            Ok(0) => break Err(io::Error::from_raw_os_error(libc::ENOSPC)),
+            Ok(n) => done += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => break Err(e),
+        }
+    };
+    match result {
         Ok(()) => {
             srv.aof.current_size.fetch_add(data.len() as u64, Ordering::Relaxed);
-            srv.aof.last_write_ok.store(true, Ordering::Relaxed);
+            if !srv.aof.last_write_ok.swap(true, Ordering::Relaxed) {
+                tracing::info!("AOF write error looks solved, Redis can write again.");
+            }
             f.written = offset;
             srv.aof.written.fetch_max(offset, Ordering::AcqRel);
         }
         Err(e) => {
-            if srv.aof.last_write_ok.swap(false, Ordering::Relaxed) {
-                tracing::warn!("Error writing to the AOF file: {e}");
+            let text = crate::util::strerror(&e);
+            if srv.aof.always.load(Ordering::Relaxed) {
+                // The replies of these writes may be out already (reads observed
+                // them too): with the promise of `always` broken, stop, as Redis does.
+                tracing::warn!("Error writing to the AOF file: {text}");
+                tracing::warn!("Can't recover from AOF write error when the AOF fsync policy is 'always'. Exiting...");
+                std::process::exit(1);
             }
-            f.pending = data;
+            srv.aof.last_write_errno.store(e.raw_os_error().unwrap_or(libc::EIO), Ordering::Relaxed);
+            if srv.aof.last_write_ok.swap(false, Ordering::Relaxed) {
+                tracing::warn!("Error writing to the AOF file: {text}");
+            }
+            // A partial write is cut off, so the retry appends whole commands; where
+            // that fails, the retry starts after what did reach the file.
+            let mut keep = 0;
+            if done > 0 {
+                let cut = file.metadata().and_then(|m| file.set_len(m.len() - done as u64));
+                if cut.is_err() {
+                    keep = done;
+                    srv.aof.current_size.fetch_add(done as u64, Ordering::Relaxed);
+                }
+            }
+            f.pending = data[keep..].to_vec();
         }
     }
 }

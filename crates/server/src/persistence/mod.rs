@@ -13,6 +13,41 @@ pub mod ziplist;
 
 use crate::server::Server;
 
+/// Why writes (and PING) are refused, as Redis's `writeCommandsDeniedByDiskError`: the
+/// last background save failed (with `stop-writes-on-bgsave-error` and save points),
+/// or the AOF could not be written or fsynced (until a retry succeeds).
+pub enum DiskError {
+    Rdb,
+    /// The errno of the failed AOF write or fsync.
+    Aof(i32),
+}
+
+pub const RDB_MISCONF: &str = "MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk. Commands that may modify the data set are disabled, because this instance is configured to report errors during writes if RDB snapshotting fails (stop-writes-on-bgsave-error option). Please check the Redis logs for details about the RDB error.";
+
+pub fn disk_error(srv: &Server, settings: &crate::config::Settings) -> Option<DiskError> {
+    if snapshot::bgsave_failed(srv, settings) {
+        return Some(DiskError::Rdb);
+    }
+    if !srv.aof.enabled.load(std::sync::atomic::Ordering::Acquire) {
+        return None;
+    }
+    srv.aof.write_error().map(DiskError::Aof)
+}
+
+impl DiskError {
+    /// The error reply, without its '-'.
+    pub fn message(&self) -> std::borrow::Cow<'static, str> {
+        match self {
+            DiskError::Rdb => RDB_MISCONF.into(),
+            DiskError::Aof(errno) => format!("MISCONF Errors writing to the AOF file: {}", aof_strerror(*errno)).into(),
+        }
+    }
+}
+
+fn aof_strerror(errno: i32) -> String {
+    crate::util::strerror(&std::io::Error::from_raw_os_error(errno))
+}
+
 /// What SHUTDOWN (or a signal) does with the dataset before exiting.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub enum FinalSave {

@@ -540,9 +540,9 @@ pub fn cron(srv: &Arc<Server>) {
     }
 }
 
-/// Whether writes are refused because the last background save failed
-/// (`stop-writes-on-bgsave-error` with save points configured).
-pub fn writes_refused(srv: &Server, settings: &crate::config::Settings) -> bool {
+/// Whether the last background save failed with `stop-writes-on-bgsave-error` and
+/// save points configured.
+pub fn bgsave_failed(srv: &Server, settings: &crate::config::Settings) -> bool {
     !srv.rdb.last_ok.load(Ordering::Relaxed) && settings.stop_writes_on_bgsave_error && !settings.save_points.is_empty()
 }
 

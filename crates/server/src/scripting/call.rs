@@ -326,8 +326,8 @@ fn admit(run: &Run<'_, '_>, def: &CommandDef, args: &[&[u8]]) -> Result<(), Stri
         if replica && settings.replica_read_only {
             return Err("-READONLY You can't write against a read only replica.".into());
         }
-        if crate::persistence::snapshot::writes_refused(srv, settings) {
-            return Err("-MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk. Commands that may modify the data set are disabled, because this instance is configured to report errors during writes if RDB snapshotting fails (stop-writes-on-bgsave-error option). Please check the Redis logs for details about the RDB error.".into());
+        if let Some(e) = crate::persistence::disk_error(srv, settings) {
+            return Err(format!("-{}", e.message()).into());
         }
         if srv.replicas.too_few(settings) {
             return Err("-NOREPLICAS Not enough good replicas to write.".into());

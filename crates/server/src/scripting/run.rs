@@ -55,8 +55,12 @@ fn prepare_checks(ctx: &Ctx, inv: &Invocation) -> Result<(), Error> {
         if replica && s.replica_read_only && !obey {
             return Err("READONLY Can not run script with write flag on readonly replica".into());
         }
-        if crate::persistence::snapshot::writes_refused(srv, s) && !obey {
-            return Err("MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk. Writable scripts are blocked. Use 'no-writes' flag for read only scripts.".into());
+        match crate::persistence::disk_error(srv, s).filter(|_| !obey) {
+            Some(crate::persistence::DiskError::Rdb) => {
+                return Err("MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk. Writable scripts are blocked. Use 'no-writes' flag for read only scripts.".into());
+            }
+            Some(e) => return Err(crate::commands::Error(e.message())),
+            None => {}
         }
         if inv.ro {
             return Err("ERR Can not execute a script with write flag using *_ro command.".into());
