@@ -327,7 +327,7 @@ fn admit(run: &Run<'_, '_>, def: &CommandDef, args: &[&[u8]]) -> Result<(), Stri
             return Err("-READONLY You can't write against a read only replica.".into());
         }
         if let Some(e) = crate::persistence::disk_error(srv, settings) {
-            return Err(format!("-{}", e.message()).into());
+            return Err(format!("-{}", e.message()));
         }
         if srv.replicas.too_few(settings) {
             return Err("-NOREPLICAS Not enough good replicas to write.".into());
