@@ -2,7 +2,8 @@
 //! unwanted FLUSHALL, what survives SIGKILL under each `appendfsync`,
 //! truncated and corrupt files, directories written by a real `redis-server` (and the
 //! other way round), the pre-7 single-file upgrade, BGREWRITEAOF under load and the
-//! automatic rewrite, CONFIG SET appendonly, `#TS:` annotations, INFO's aof_* fields.
+//! automatic rewrite, CONFIG SET appendonly, `#TS:` annotations, INFO's aof_* fields,
+//! and write errors (a full disk, an unwritable incr file).
 //!
 //! Every server here runs in its own temporary directory, which outlives the server
 //! process so that a test can restart on it.
@@ -1296,4 +1297,93 @@ fn appendfsync_always_exits_on_an_aof_write_error() {
     let st = n.child.wait().unwrap();
     assert_eq!(st.code(), Some(1), "{st}");
     assert!(n.log().contains("Can't recover from AOF write error when the AOF fsync policy is 'always'. Exiting..."), "{}", n.log());
+}
+
+/// A small tmpfs mounted on a fresh directory, unmounted on drop; `None` where this
+/// machine does not let us mount one.
+struct SmallFs(TempDir);
+
+impl SmallFs {
+    fn mount(tag: &str) -> Option<SmallFs> {
+        let d = TempDir::new(tag);
+        let ok = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", "size=4m", "tmpfs"])
+            .arg(&d.0)
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        ok.then_some(SmallFs(d))
+    }
+
+    /// Fills the file system with a file of its own, up to its last `room` bytes.
+    fn fill(&self, room: u64) -> PathBuf {
+        use std::io::Write;
+        let p = self.0 .0.join("filler");
+        let mut f = std::fs::File::create(&p).unwrap();
+        let chunk = vec![b'x'; 4096];
+        while f.write_all(&chunk).is_ok() {}
+        while f.write_all(b"x").is_ok() {}
+        let len = f.metadata().unwrap().len();
+        f.set_len(len.saturating_sub(room)).unwrap();
+        p
+    }
+}
+
+impl Drop for SmallFs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(&self.0 .0).status();
+    }
+}
+
+/// SETs of 1 KB values until one is refused; returns the keys acknowledged and the
+/// refusal.
+fn set_until_refused(c: &mut Connection) -> (Vec<String>, String) {
+    let value = "v".repeat(1024);
+    let mut acked = Vec::new();
+    for i in 0..20_000 {
+        let key = format!("k:{i}");
+        match redis::cmd("SET").arg(&key).arg(&value).query::<redis::Value>(c) {
+            Ok(_) => acked.push(key),
+            Err(e) => return (acked, format!("{} {}", e.code().unwrap_or(""), e.detail().unwrap_or(""))),
+        }
+    }
+    panic!("no write was refused on a full file system");
+}
+
+#[test]
+fn a_full_disk_refuses_writes_then_recovers_with_every_acknowledged_write_kept() {
+    let Some(fs) = SmallFs::mount("fullfs") else {
+        println!("skipping: cannot mount a tmpfs here");
+        return;
+    };
+    let dir = &fs.0 .0;
+    let n = Node::start(dir, &["--appendonly", "yes"]);
+    let mut c = n.client();
+    // Room for a few writes: the last one fits in part (cut off before the retry).
+    let filler = fs.fill(30_000);
+    let (acked, err) = set_until_refused(&mut c);
+    assert!(acked.len() > 5, "only {} writes before the disk was full", acked.len());
+    assert_eq!(err, AOF_MISCONF);
+    assert_eq!(info(&mut c, "aof_last_write_status"), "err");
+    if have_redis() {
+        // The same on the real server, on a file system of its own.
+        let rfs = SmallFs::mount("fullfs-real").expect("mounted once already");
+        let real = Real::start(&rfs.0 .0, &[]);
+        let mut rc = real.client();
+        rfs.fill(30_000);
+        assert_eq!(set_until_refused(&mut rc).1, err, "redis-server's refusal");
+    }
+    // Space again: the retry in the background succeeds and writes are accepted.
+    std::fs::remove_file(filler).unwrap();
+    assert!(common::eventually(Duration::from_secs(10), || info(&mut c, "aof_last_write_status") == "ok"));
+    assert_eq!(q(&mut c, &["SET", "after", "1"]), redis::Value::Okay);
+    assert!(n.log().contains("AOF write error looks solved, Redis can write again."), "{}", n.log());
+    // The incr file holds whole commands only: every acknowledged write loads back.
+    drop(c);
+    n.shutdown();
+    let n = Node::start(dir, &["--appendonly", "yes"]);
+    let mut c = n.client();
+    let lost: Vec<&String> = acked.iter().filter(|k| get(&mut c, k).is_none()).collect();
+    assert!(lost.is_empty(), "{} of {} acknowledged keys lost, e.g. {:?}", lost.len(), acked.len(), &lost[..lost.len().min(3)]);
+    assert_eq!(get(&mut c, "after").as_deref(), Some("1"));
 }
