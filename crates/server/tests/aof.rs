@@ -1387,3 +1387,35 @@ fn a_full_disk_refuses_writes_then_recovers_with_every_acknowledged_write_kept()
     assert!(lost.is_empty(), "{} of {} acknowledged keys lost, e.g. {:?}", lost.len(), acked.len(), &lost[..lost.len().min(3)]);
     assert_eq!(get(&mut c, "after").as_deref(), Some("1"));
 }
+
+// 8. Replicas.
+
+/// A replica with the AOF on restarts it after a full sync, as Redis does: the files
+/// then hold the master's dataset, not the one the sync replaced.
+#[test]
+fn a_replica_rewrites_its_aof_after_a_full_sync() {
+    let (md, rd) = (TempDir::new("sync-master"), TempDir::new("sync-replica"));
+    let master = Node::start(&md.0, &["--repl-diskless-sync-delay", "0"]);
+    let mut mc = master.client();
+    q(&mut mc, &["DEBUG", "POPULATE", "1000"]);
+    let replica = Node::start(&rd.0, &["--appendonly", "yes"]);
+    let mut rc = replica.client();
+    q(&mut rc, &["SET", "old", "1"]);
+    q(&mut rc, &["REPLICAOF", "127.0.0.1", &master.port.to_string()]);
+    let synced = common::eventually(Duration::from_secs(20), || {
+        let text: String = redis::cmd("INFO").arg("replication").query(&mut rc).unwrap();
+        text.contains("master_link_status:up") && dbsize(&mut rc) == 1000
+    });
+    assert!(synced, "the replica did not sync; its log:\n{}", replica.log());
+    q(&mut mc, &["SET", "streamed", "1"]);
+    assert!(common::eventually(Duration::from_secs(10), || get(&mut rc, "streamed").is_some()));
+    wait_rewrites(&mut rc, 1);
+    q(&mut rc, &["REPLICAOF", "NO", "ONE"]);
+    drop(rc);
+    replica.shutdown();
+    let replica = Node::start(&rd.0, &["--appendonly", "yes"]);
+    let mut rc = replica.client();
+    assert_eq!(dbsize(&mut rc), 1001, "the master's keys and the streamed one");
+    assert_eq!(get(&mut rc, "old"), None, "the sync replaced it");
+    assert_eq!(get(&mut rc, "key:999").as_deref(), Some("value:999"));
+}

@@ -524,6 +524,18 @@ fn stale_refusal(srv: &Server, client: &Client, def: &CommandDef, flags: u32) ->
     (link.status() != "up" && !stale_ok).then_some(MASTERDOWN)
 }
 
+/// Logs, at most every 10 s, that the master's writes are applied though they cannot
+/// be persisted.
+fn disk_error_on_replica(now: u64) {
+    static LAST: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let last = LAST.load(std::sync::atomic::Ordering::Relaxed);
+    if now >= last + 10_000
+        && LAST.compare_exchange(last, now, std::sync::atomic::Ordering::Relaxed, std::sync::atomic::Ordering::Relaxed).is_ok()
+    {
+        tracing::warn!("Replica is applying a command even though it is unable to write to disk.");
+    }
+}
+
 fn execute_command<'s>(srv: &'s Server, client: &mut Client, out: &mut ReplyBuf, args: &[&[u8]], now: u64, hold: &mut Option<Held<'s>>) {
     let Some((def, id)) = resolve(srv, client, out, args) else {
         *hold = None;
@@ -561,7 +573,11 @@ fn execute_command<'s>(srv: &'s Server, client: &mut Client, out: &mut ReplyBuf,
     }
     if flags & table::WRITE != 0 || def.name == "ping" || def.name == "exec" {
         if let Some(e) = crate::persistence::disk_error(srv, &client.settings) {
-            if def.name != "exec" || client.multi.as_ref().is_some_and(|q| q.iter().any(|c| c.flags & table::WRITE != 0)) {
+            if client.is_master_link {
+                // Refusing the master's stream would make this replica diverge: apply
+                // it, as Redis does with `repl-ignore-disk-write-error yes`.
+                disk_error_on_replica(now);
+            } else if def.name != "exec" || client.multi.as_ref().is_some_and(|q| q.iter().any(|c| c.flags & table::WRITE != 0)) {
                 return reject(srv, client, out, (def, id), &e.message());
             }
         }

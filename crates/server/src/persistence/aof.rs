@@ -458,7 +458,7 @@ fn flush_locked(srv: &Server, f: &mut Files, buf: Vec<u8>, offset: u64) {
             // that fails, the retry starts after what did reach the file.
             let mut keep = 0;
             if done > 0 {
-                let cut = file.metadata().and_then(|m| file.set_len(m.len() - done as u64));
+                let cut = file.metadata().and_then(|m| file.set_len(m.len().saturating_sub(done as u64)));
                 if cut.is_err() {
                     keep = done;
                     srv.aof.current_size.fetch_add(done as u64, Ordering::Relaxed);
@@ -1073,6 +1073,20 @@ pub fn set_enabled(srv: &Arc<Server>, on: bool) -> Result<(), String> {
         std::thread::sleep(Duration::from_millis(10));
     }
     rewrite(srv, true).map_err(|_| "Unable to turn on AOF. Check server logs.".to_string())
+}
+
+/// After a replica loaded its master's dataset: the AOF still describes the old one,
+/// so it starts over from a rewrite of what was loaded (Redis's
+/// `restartAOFAfterSYNC`); if that cannot start now, the cron retries it.
+pub fn restart_after_sync(srv: &Arc<Server>) {
+    if !srv.aof.enabled.load(Ordering::Acquire) {
+        return;
+    }
+    stop(srv);
+    if set_enabled(srv, true).is_err() {
+        tracing::warn!("Failed to restart AOF after a full sync with the master: will retry.");
+        srv.aof.turn_on_scheduled.store(true, Ordering::Relaxed);
+    }
 }
 
 /// Commands that rebuild every live key of a shard (the AOF form of a snapshot):

@@ -275,6 +275,8 @@ async fn sync_and_stream(srv: &Arc<Server>, link: &Arc<MasterLink>) -> std::io::
         // A master starts a new replica's stream with a SELECT; until then, db 0.
         link.db.store(0, Ordering::Relaxed);
         super::disconnect_replicas(srv);
+        let srv2 = srv.clone();
+        tokio::task::spawn_blocking(move || crate::persistence::aof::restart_after_sync(&srv2)).await.map_err(std::io::Error::other)?;
         tracing::info!("MASTER <-> REPLICA sync: Finished with success");
     } else if let Some(rest) = reply.strip_prefix("+CONTINUE") {
         let new_id = rest.trim();
