@@ -4,9 +4,9 @@
 //! quicklist before a push would overflow one node (`grow_check`), and a quicklist goes
 //! back after removals leave one half-full node (`shrink_check`).
 
-use super::table::Slots;
 use ferrokv_protocol::ReplyBuf;
 
+use super::table::Slots;
 use super::{err, CmdResult, Ctx, Error, Typed};
 use crate::keyspace::types::{Item, List};
 use crate::keyspace::Keyspace;

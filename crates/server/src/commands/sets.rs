@@ -2,10 +2,10 @@
 //! errors, the encodings its results get, and the effects it propagates (SPOP as SREM
 //! batches or a DEL, the *STORE commands as sent).
 
-use super::table::Slots;
 use rand::seq::SliceRandom;
 use rand::Rng;
 
+use super::table::Slots;
 use super::{err, CmdResult, Ctx, Error, Typed};
 use crate::keyspace::types::packed::Item;
 use crate::keyspace::types::set::{sample_ascending, Limits};

@@ -4,11 +4,11 @@
 //! SORT that uses them locks every shard of its database ([`sort_slots`]); a plain SORT
 //! locks only its key (and its STORE destination) and stays as cheap as any read.
 
-use super::table::Slots;
 use std::cmp::Ordering;
 
 use ferrokv_protocol::ReplyBuf;
 
+use super::table::Slots;
 use super::{err, CmdResult, Ctx, Error};
 use crate::keyspace::types::{Hash, List};
 use crate::keyspace::{Blob, Keyspace, Slot, Value, SHARDS};

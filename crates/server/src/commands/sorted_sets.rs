@@ -3,12 +3,12 @@
 //! Every range form (rank, score, lex; forward or reversed; LIMIT) is turned into an
 //! interval of ascending ranks of the [`ZSet`], so the commands share one walk.
 
-use super::table::Slots;
 use std::collections::HashMap;
 
 use ferrokv_protocol::reply::format_double;
 use ferrokv_protocol::ReplyBuf;
 
+use super::table::Slots;
 use super::{err, CmdResult, Ctx, Error, Typed};
 use crate::keyspace::types::zset::{Lex, Limits};
 use crate::keyspace::types::{Set, ZSet};

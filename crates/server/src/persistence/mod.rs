@@ -39,13 +39,12 @@ impl DiskError {
     pub fn message(&self) -> std::borrow::Cow<'static, str> {
         match self {
             DiskError::Rdb => RDB_MISCONF.into(),
-            DiskError::Aof(errno) => format!("MISCONF Errors writing to the AOF file: {}", aof_strerror(*errno)).into(),
+            DiskError::Aof(errno) => {
+                let text = crate::util::strerror(&std::io::Error::from_raw_os_error(*errno));
+                format!("MISCONF Errors writing to the AOF file: {text}").into()
+            }
         }
     }
-}
-
-fn aof_strerror(errno: i32) -> String {
-    crate::util::strerror(&std::io::Error::from_raw_os_error(errno))
 }
 
 /// What SHUTDOWN (or a signal) does with the dataset before exiting.
