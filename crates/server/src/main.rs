@@ -115,9 +115,16 @@ fn main() {
     }
     let workers = worker_threads(&srv);
     tracing::debug!("serving connections on {workers} worker thread(s)");
+    let parked = srv.clone();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(workers)
-        .on_thread_park(ferrokv_server::scripting::vm::release_stale)
+        // Tasks woken off the workers go first: the connections an AOF group commit
+        // (`before_park`) released send their replies before new commands run.
+        .global_queue_interval(1)
+        .on_thread_park(move || {
+            ferrokv_server::scripting::vm::release_stale();
+            ferrokv_server::persistence::aof::before_park(&parked);
+        })
         .enable_all()
         .build()
         .expect("tokio runtime");
@@ -149,6 +156,7 @@ fn main() {
         }
         tracing::info!("Running mode=standalone, port={}, worker threads={workers}.", s.port);
         cron::spawn(srv.clone());
+        tokio::spawn(ferrokv_server::persistence::aof::park_waker(srv.clone()));
         let replicaof = srv.config.get("replicaof").unwrap_or_default();
         if let [host, port] = replicaof.split_whitespace().collect::<Vec<_>>()[..] {
             if let Ok(port) = port.parse::<u16>() {

@@ -4,8 +4,9 @@
 //!
 //! The write stream (`journal`) collects each write's bytes; one writer thread appends
 //! them to the current incr file and fsyncs per `appendfsync`. With `always`, a client
-//! that wrote gets its reply only once its bytes are fsynced; every client waiting at
-//! that moment shares the one fsync (group commit). A rewrite takes a forkless
+//! that wrote gets its reply only once its bytes are fsynced: a worker that has run
+//! every ready connection writes and fsyncs their batch before it sleeps, as Redis's
+//! beforeSleep does (group commit, `before_park`). A rewrite takes a forkless
 //! snapshot as the new base; at its point the writer switches to a new incr file, so
 //! base + new incr hold exactly the dataset, and the old files become history.
 
@@ -47,6 +48,9 @@ pub struct Aof {
     synced: tokio::sync::Notify,
     /// A group commit is on its way.
     committing: AtomicBool,
+    /// The eventfd `before_park` writes to cut the worker's epoll sleep short; -1 until
+    /// `park_waker` registers it.
+    wake_fd: AtomicI32,
     pub always: AtomicBool,
     pub scheduled: AtomicBool,
     /// `CONFIG SET appendonly yes` inside MULTI/EXEC: started by the cron.
@@ -75,6 +79,7 @@ impl Default for Aof {
             written: AtomicU64::new(0),
             synced: tokio::sync::Notify::new(),
             committing: AtomicBool::new(false),
+            wake_fd: AtomicI32::new(-1),
             always: AtomicBool::new(false),
             scheduled: AtomicBool::new(false),
             turn_on_scheduled: AtomicBool::new(false),
@@ -94,24 +99,19 @@ impl Default for Aof {
 
 impl Aof {
     /// Waits until the stream is fsynced up to `offset` (`appendfsync always`). The
-    /// first waiter writes and fsyncs everything collected so far on a blocking thread;
-    /// the others wait for it and are covered by the same fsync or the next: group
-    /// commit.
+    /// worker commits when it has run every ready connection and is about to sleep
+    /// (`before_park`), so all the writes of its round share one fsync: group commit,
+    /// as Redis's beforeSleep does it.
     pub async fn wait_fsynced(&self, srv: &Server, offset: u64) {
         loop {
             let n = self.synced.notified();
+            tokio::pin!(n);
+            n.as_mut().enable();
             if self.fsynced.load(Ordering::Acquire) >= offset || !self.always.load(Ordering::Relaxed) {
                 return;
             }
-            // One fsync at a time, on a blocking thread: the worker goes on serving its
-            // other connections meanwhile, and their writes join the next group commit.
-            // Let this worker's other ready connections run their writes first, so they
-            // join this fsync instead of the next (Redis's event loop batches the same way).
-            tokio::task::yield_now().await;
-            if self.fsynced.load(Ordering::Acquire) >= offset {
-                return;
-            }
-            if !self.committing.swap(true, Ordering::AcqRel) {
+            if self.wake_fd.load(Ordering::Acquire) < 0 && !self.committing.swap(true, Ordering::AcqRel) {
+                // No park hook commits here (no eventfd): a blocking thread does.
                 let me = srv.me.get().and_then(|w| w.upgrade());
                 let done = match me {
                     Some(me) => tokio::task::spawn_blocking(move || me.aof.commit(&me)).await.unwrap_or(false),
@@ -157,8 +157,18 @@ impl Aof {
         Some(self.fsync_errno.load(Ordering::Relaxed)).filter(|&e| e != 0)
     }
 
-    /// Writes and fsyncs what is collected, unless another thread is at it (false).
+    /// Writes and fsyncs what is collected and wakes the waiters, unless another
+    /// thread is at it (false).
     fn commit(&self, srv: &Server) -> bool {
+        let done = self.write_and_sync(srv);
+        if done {
+            self.synced.notify_waiters();
+        }
+        done
+    }
+
+    /// The same without the wake-up, for a caller that wakes the waiters its own way.
+    fn write_and_sync(&self, srv: &Server) -> bool {
         let Some(mut f) = self.files.try_lock() else { return false };
         let (buf, offset) = srv.journal.take_aof();
         flush_locked(srv, &mut f, buf, offset);
@@ -168,10 +178,64 @@ impl Aof {
             }
         }
         self.fsynced.fetch_max(f.written, Ordering::AcqRel);
-        drop(f);
-        self.synced.notify_waiters();
         true
     }
+
+    /// Writes waiting for an fsync (`appendfsync always`).
+    fn unsynced(&self, srv: &Server) -> bool {
+        self.always.load(Ordering::Relaxed) && self.fsynced.load(Ordering::Acquire) < srv.journal.offset()
+    }
+}
+
+/// Tokio's park hook: the worker has run every connection that was ready, and those
+/// that wrote wait for an fsync (`appendfsync always`). Writing and fsyncing their
+/// batch here, on the worker, is Redis's beforeSleep: the commands that arrive
+/// meanwhile wait in the socket and are read in one go after, instead of waking an
+/// idle worker one by one while another thread fsyncs.
+pub fn before_park(srv: &Server) {
+    let aof = &srv.aof;
+    let fd = aof.wake_fd.load(Ordering::Acquire);
+    if fd < 0 || !aof.unsynced(srv) || aof.committing.swap(true, Ordering::AcqRel) {
+        return;
+    }
+    let done = aof.write_and_sync(srv);
+    aof.committing.store(false, Ordering::Release);
+    if done {
+        // The waiters go to Tokio's shared queue, which the workers serve first
+        // (`global_queue_interval(1)`): their replies go out before the commands that
+        // arrived meanwhile run, as Redis writes replies before it reads again. The
+        // eventfd ends the epoll sleep this worker is about to enter, which would
+        // otherwise leave them there until some socket stirs.
+        aof.synced.notify_waiters();
+        let one: u64 = 1;
+        // SAFETY: `fd` is the eventfd that `park_waker` keeps open; 8 bytes from a u64.
+        unsafe { libc::write(fd, (&one as *const u64).cast(), 8) };
+    }
+}
+
+/// Keeps `before_park`'s eventfd registered with Tokio (so writing it wakes a worker
+/// from epoll) and drains it; runs for the server's life.
+pub async fn park_waker(srv: Arc<Server>) {
+    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+    // SAFETY: a new descriptor, owned by `OwnedFd` from here on.
+    let fd = unsafe { libc::eventfd(0, libc::EFD_NONBLOCK | libc::EFD_CLOEXEC) };
+    if fd < 0 {
+        return;
+    }
+    // SAFETY: `fd` was just opened and nothing else owns it.
+    let owned = unsafe { OwnedFd::from_raw_fd(fd) };
+    // SAFETY: the `OwnedFd` keeps the descriptor open for the `AsyncFd`'s life.
+    let registered = unsafe { tokio::io::unix::AsyncFd::register_with_interest(owned, tokio::io::Interest::READABLE) };
+    let Ok(afd) = registered else { return };
+    srv.aof.wake_fd.store(afd.as_raw_fd(), Ordering::Release);
+    while let Ok(mut ready) = afd.readable().await {
+        let mut count: u64 = 0;
+        // SAFETY: reads the eventfd's 8-byte counter into a u64.
+        unsafe { libc::read(afd.as_raw_fd(), (&mut count as *mut u64).cast(), 8) };
+        // An eventfd written after the readiness seen here keeps it (Tokio's tick).
+        ready.clear_ready();
+    }
+    srv.aof.wake_fd.store(-1, Ordering::Release);
 }
 
 /// An fsync of `appendfsync always` failed: replies may already have acknowledged
@@ -360,9 +424,22 @@ fn start(srv: &Arc<Server>, files: Files) {
 fn writer(srv: &Server, gen: u64) {
     let mut last_fsync = Instant::now();
     let mut unsynced = false;
+    let mut seen = 0;
     while srv.aof.generation.load(Ordering::Acquire) == gen {
         let always = srv.aof.always.load(Ordering::Relaxed);
-        srv.journal.wait_aof(Duration::from_millis(if always { 100 } else { 10 }));
+        if always {
+            // The workers commit before they sleep (`before_park`); this covers one
+            // that stays busy, or a waiter that found no hook to commit for it.
+            std::thread::sleep(Duration::from_millis(10));
+            let now = srv.aof.fsynced.load(Ordering::Acquire);
+            if std::mem::replace(&mut seen, now) == now && srv.aof.unsynced(srv) && !srv.aof.committing.swap(true, Ordering::AcqRel) {
+                srv.aof.commit(srv);
+                srv.aof.committing.store(false, Ordering::Release);
+            }
+            unsynced = false;
+            continue;
+        }
+        srv.journal.wait_aof(Duration::from_millis(10));
         let (file, offset) = {
             let mut f = srv.aof.files.lock();
             let (buf, offset) = srv.journal.take_aof();
