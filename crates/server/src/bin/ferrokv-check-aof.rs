@@ -12,6 +12,7 @@ use std::process::exit;
 
 use ferrokv_server::persistence::aof_scan::{self, AofScanner, Entry, ErrorKind};
 use ferrokv_server::persistence::manifest::{self, Manifest};
+use ferrokv_server::util::strerror;
 
 #[derive(PartialEq)]
 enum Outcome {
@@ -28,14 +29,6 @@ struct Checker {
     to_timestamp: i64,
     line: u64,
     error: String,
-}
-
-fn strerror(e: &io::Error) -> String {
-    match e.raw_os_error() {
-        // SAFETY: strerror returns a pointer to a static NUL-terminated message.
-        Some(n) => unsafe { std::ffi::CStr::from_ptr(libc::strerror(n)) }.to_string_lossy().into_owned(),
-        None => e.to_string(),
-    }
 }
 
 /// A Redis `serverLog` warning line, as the check tools print them.
