@@ -60,6 +60,16 @@ where
     }
 }
 
+/// Redis's serverPanic: the lines it logs (so log watchers match them), then SIGABRT.
+#[track_caller]
+pub fn server_panic(msg: &str) -> ! {
+    let at = std::panic::Location::caller();
+    tracing::warn!("------------------------------------------------");
+    tracing::warn!("!!! Software Failure. Press left mouse button to continue");
+    tracing::warn!("Guru Meditation: {msg} #{}:{}", at.file().rsplit('/').next().unwrap_or(""), at.line());
+    std::process::abort()
+}
+
 /// Installs the logger: stdout, or `logfile` when set; `loglevel` as in redis.conf.
 pub fn init(loglevel: &str, logfile: &str) {
     let level = match loglevel {

@@ -1450,3 +1450,49 @@ fn a_replica_rewrites_its_aof_after_a_full_sync() {
     assert_eq!(get(&mut rc, "old"), None, "the sync replaced it");
     assert_eq!(get(&mut rc, "key:999").as_deref(), Some("value:999"));
 }
+
+/// A replica whose AOF cannot be written stops at its master's next write, as Redis's
+/// does with `replica-ignore-disk-write-errors no` (the default), rather than go on
+/// with a dataset its disk no longer follows; with `yes` it applies the stream and
+/// warns.
+#[test]
+fn a_replica_that_cannot_write_its_aof_stops_unless_told_to_ignore_it() {
+    use std::os::unix::process::ExitStatusExt;
+    for ignore in ["no", "yes"] {
+        let (md, rd) = (TempDir::new(&format!("diskerr-master-{ignore}")), TempDir::new(&format!("diskerr-replica-{ignore}")));
+        let master = Node::start(&md.0, &["--repl-diskless-sync-delay", "0"]);
+        let mut mc = master.client();
+        std::fs::create_dir_all(rd.aofdir()).unwrap();
+        std::os::unix::fs::symlink("/dev/full", rd.aofdir().join(INCR1)).unwrap();
+        let port = master.port.to_string();
+        let mut replica = Node::start(&rd.0, &["--replicaof", "127.0.0.1", &port, "--replica-ignore-disk-write-errors", ignore]);
+        let mut rc = replica.client();
+        let up = common::eventually(Duration::from_secs(20), || {
+            let text: String = redis::cmd("INFO").arg("replication").query(&mut rc).unwrap();
+            text.contains("master_link_status:up")
+        });
+        assert!(up, "the replica did not sync; its log:\n{}", replica.log());
+        // The AOF goes on after the sync, so its incr file is the one on /dev/full.
+        assert_eq!(q(&mut rc, &["CONFIG", "SET", "appendonly", "yes"]), redis::Value::Okay);
+        wait_rewrites(&mut rc, 1);
+        q(&mut mc, &["SET", "a", "1"]);
+        let failing = common::eventually(Duration::from_secs(10), || info(&mut rc, "aof_last_write_status") == "err");
+        assert!(failing, "the replica's AOF write did not fail; its log:\n{}", replica.log());
+        q(&mut mc, &["SET", "b", "2"]);
+        if ignore == "no" {
+            let gone = common::eventually(Duration::from_secs(10), || matches!(replica.child.try_wait(), Ok(Some(_))));
+            assert!(gone, "the replica is still running; its log:\n{}", replica.log());
+            let st = replica.child.wait().unwrap();
+            assert_eq!(st.signal(), Some(libc::SIGABRT), "{st}");
+            assert!(replica.log().contains("Guru Meditation: Replica was unable to write command to disk."), "{}", replica.log());
+        } else {
+            assert!(common::eventually(Duration::from_secs(10), || get(&mut rc, "b").as_deref() == Some("2")));
+            assert!(
+                replica.log().contains("Replica is applying a command even though it is unable to write to disk."),
+                "{}",
+                replica.log()
+            );
+            assert!(replica.child.try_wait().unwrap().is_none(), "the replica stopped");
+        }
+    }
+}

@@ -574,8 +574,11 @@ fn execute_command<'s>(srv: &'s Server, client: &mut Client, out: &mut ReplyBuf,
     if flags & table::WRITE != 0 || def.name == "ping" || def.name == "exec" {
         if let Some(e) = crate::persistence::disk_error(srv, &client.settings) {
             if client.is_master_link {
-                // Refusing the master's stream would make this replica diverge: apply
-                // it, as Redis does with `repl-ignore-disk-write-error yes`.
+                // Refusing the master's stream would make this replica diverge: Redis
+                // stops (`replica-ignore-disk-write-errors no`) or applies it.
+                if def.name != "ping" && srv.config.get("replica-ignore-disk-write-errors").as_deref() != Some("yes") {
+                    crate::log::server_panic("Replica was unable to write command to disk.");
+                }
                 disk_error_on_replica(now);
             } else if def.name != "exec" || client.multi.as_ref().is_some_and(|q| q.iter().any(|c| c.flags & table::WRITE != 0)) {
                 return reject(srv, client, out, (def, id), &e.message());
