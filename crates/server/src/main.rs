@@ -156,7 +156,6 @@ fn main() {
         }
         tracing::info!("Running mode=standalone, port={}, worker threads={workers}.", s.port);
         cron::spawn(srv.clone());
-        tokio::spawn(ferrokv_server::persistence::aof::park_waker(srv.clone()));
         let replicaof = srv.config.get("replicaof").unwrap_or_default();
         if let [host, port] = replicaof.split_whitespace().collect::<Vec<_>>()[..] {
             if let Ok(port) = port.parse::<u16>() {

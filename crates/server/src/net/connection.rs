@@ -360,7 +360,7 @@ async fn flush(stream: &mut TcpStream, out: &mut ReplyBuf, srv: &Server, woff: u
         let wait =
             srv.aof.always.load(Ordering::Relaxed).then(|| srv.journal.offset()).filter(|&o| o > srv.aof.fsynced.load(Ordering::Acquire));
         if let Some(o) = wait {
-            srv.aof.wait_fsynced(srv, o).await;
+            srv.aof.wait_fsynced(o).await;
         }
         stream.write_all(&out.buf).await?;
         srv.stats.net_output.add(out.buf.len() as u64);

@@ -46,11 +46,6 @@ pub struct Aof {
     /// The stream offset handed to the kernel (written, maybe not fsynced).
     written: AtomicU64,
     synced: tokio::sync::Notify,
-    /// A group commit is on its way.
-    committing: AtomicBool,
-    /// The eventfd `before_park` writes to cut the worker's epoll sleep short; -1 until
-    /// `park_waker` registers it.
-    wake_fd: AtomicI32,
     pub always: AtomicBool,
     pub scheduled: AtomicBool,
     /// `CONFIG SET appendonly yes` inside MULTI/EXEC: started by the cron.
@@ -78,8 +73,6 @@ impl Default for Aof {
             fsynced: AtomicU64::new(0),
             written: AtomicU64::new(0),
             synced: tokio::sync::Notify::new(),
-            committing: AtomicBool::new(false),
-            wake_fd: AtomicI32::new(-1),
             always: AtomicBool::new(false),
             scheduled: AtomicBool::new(false),
             turn_on_scheduled: AtomicBool::new(false),
@@ -102,25 +95,13 @@ impl Aof {
     /// worker commits when it has run every ready connection and is about to sleep
     /// (`before_park`), so all the writes of its round share one fsync: group commit,
     /// as Redis's beforeSleep does it.
-    pub async fn wait_fsynced(&self, srv: &Server, offset: u64) {
+    pub async fn wait_fsynced(&self, offset: u64) {
         loop {
             let n = self.synced.notified();
             tokio::pin!(n);
             n.as_mut().enable();
             if self.fsynced.load(Ordering::Acquire) >= offset || !self.always.load(Ordering::Relaxed) {
                 return;
-            }
-            if self.wake_fd.load(Ordering::Acquire) < 0 && !self.committing.swap(true, Ordering::AcqRel) {
-                // No park hook commits here (no eventfd): a blocking thread does.
-                let me = srv.me.get().and_then(|w| w.upgrade());
-                let done = match me {
-                    Some(me) => tokio::task::spawn_blocking(move || me.aof.commit(&me)).await.unwrap_or(false),
-                    None => self.commit(srv),
-                };
-                self.committing.store(false, Ordering::Release);
-                if done {
-                    continue;
-                }
             }
             n.await;
         }
@@ -158,18 +139,9 @@ impl Aof {
     }
 
     /// Writes and fsyncs what is collected and wakes the waiters, unless another
-    /// thread is at it (false).
-    fn commit(&self, srv: &Server) -> bool {
-        let done = self.write_and_sync(srv);
-        if done {
-            self.synced.notify_waiters();
-        }
-        done
-    }
-
-    /// The same without the wake-up, for a caller that wakes the waiters its own way.
-    fn write_and_sync(&self, srv: &Server) -> bool {
-        let Some(mut f) = self.files.try_lock() else { return false };
+    /// thread is at it.
+    fn commit(&self, srv: &Server) {
+        let Some(mut f) = self.files.try_lock() else { return };
         let (buf, offset) = srv.journal.take_aof();
         flush_locked(srv, &mut f, buf, offset);
         if let Some(file) = f.incr.as_ref() {
@@ -178,7 +150,8 @@ impl Aof {
             }
         }
         self.fsynced.fetch_max(f.written, Ordering::AcqRel);
-        true
+        drop(f);
+        self.synced.notify_waiters();
     }
 
     /// Writes waiting for an fsync (`appendfsync always`).
@@ -193,49 +166,13 @@ impl Aof {
 /// meanwhile wait in the socket and are read in one go after, instead of waking an
 /// idle worker one by one while another thread fsyncs.
 pub fn before_park(srv: &Server) {
-    let aof = &srv.aof;
-    let fd = aof.wake_fd.load(Ordering::Acquire);
-    if fd < 0 || !aof.unsynced(srv) || aof.committing.swap(true, Ordering::AcqRel) {
-        return;
+    // The waiters go to Tokio's shared queue, which the workers serve first
+    // (`global_queue_interval(1)`): their replies go out before the commands that
+    // arrived meanwhile run, as Redis writes replies before it reads again. A worker
+    // checks that queue once more as it parks, so none is left waiting there.
+    if srv.aof.unsynced(srv) {
+        srv.aof.commit(srv);
     }
-    let done = aof.write_and_sync(srv);
-    aof.committing.store(false, Ordering::Release);
-    if done {
-        // The waiters go to Tokio's shared queue, which the workers serve first
-        // (`global_queue_interval(1)`): their replies go out before the commands that
-        // arrived meanwhile run, as Redis writes replies before it reads again. The
-        // eventfd ends the epoll sleep this worker is about to enter, which would
-        // otherwise leave them there until some socket stirs.
-        aof.synced.notify_waiters();
-        let one: u64 = 1;
-        // SAFETY: `fd` is the eventfd that `park_waker` keeps open; 8 bytes from a u64.
-        unsafe { libc::write(fd, (&one as *const u64).cast(), 8) };
-    }
-}
-
-/// Keeps `before_park`'s eventfd registered with Tokio (so writing it wakes a worker
-/// from epoll) and drains it; runs for the server's life.
-pub async fn park_waker(srv: Arc<Server>) {
-    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
-    // SAFETY: a new descriptor, owned by `OwnedFd` from here on.
-    let fd = unsafe { libc::eventfd(0, libc::EFD_NONBLOCK | libc::EFD_CLOEXEC) };
-    if fd < 0 {
-        return;
-    }
-    // SAFETY: `fd` was just opened and nothing else owns it.
-    let owned = unsafe { OwnedFd::from_raw_fd(fd) };
-    // SAFETY: the `OwnedFd` keeps the descriptor open for the `AsyncFd`'s life.
-    let registered = unsafe { tokio::io::unix::AsyncFd::register_with_interest(owned, tokio::io::Interest::READABLE) };
-    let Ok(afd) = registered else { return };
-    srv.aof.wake_fd.store(afd.as_raw_fd(), Ordering::Release);
-    while let Ok(mut ready) = afd.readable().await {
-        let mut count: u64 = 0;
-        // SAFETY: reads the eventfd's 8-byte counter into a u64.
-        unsafe { libc::read(afd.as_raw_fd(), (&mut count as *mut u64).cast(), 8) };
-        // An eventfd written after the readiness seen here keeps it (Tokio's tick).
-        ready.clear_ready();
-    }
-    srv.aof.wake_fd.store(-1, Ordering::Release);
 }
 
 /// An fsync of `appendfsync always` failed: replies may already have acknowledged
@@ -429,12 +366,11 @@ fn writer(srv: &Server, gen: u64) {
         let always = srv.aof.always.load(Ordering::Relaxed);
         if always {
             // The workers commit before they sleep (`before_park`); this covers one
-            // that stays busy, or a waiter that found no hook to commit for it.
+            // that stays busy, or a commit skipped while a rewrite held the files.
             std::thread::sleep(Duration::from_millis(10));
             let now = srv.aof.fsynced.load(Ordering::Acquire);
-            if std::mem::replace(&mut seen, now) == now && srv.aof.unsynced(srv) && !srv.aof.committing.swap(true, Ordering::AcqRel) {
+            if std::mem::replace(&mut seen, now) == now && srv.aof.unsynced(srv) {
                 srv.aof.commit(srv);
-                srv.aof.committing.store(false, Ordering::Release);
             }
             unsynced = false;
             continue;
